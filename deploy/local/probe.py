@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Readiness probes for deploy/local/up, standard library only (so `up` works before pip install).
+
+    probe.py kafka HOST PORT        exit 0 when the broker answers a Metadata request with >= 1 broker
+    probe.py clickhouse HOST PORT   exit 0 when HTTP `SELECT 1` on that port returns 1
+    probe.py tcp HOST PORT          exit 0 when something accepts a TCP connection
+    probe.py cluster-id             print a new KRaft cluster id (base64url of a random UUID)
+
+Exit 1 (with the reason on stderr) when not ready. One attempt only; `up` does the waiting.
+"""
+import base64
+import socket
+import struct
+import sys
+import urllib.request
+import uuid
+
+TIMEOUT = 3.0
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("connection closed by broker")
+        buf += chunk
+    return buf
+
+
+def kafka(host: str, port: int) -> None:
+    # Metadata v1 request, header v1: api_key=3, api_version=1, correlation_id, client_id;
+    # body: topics = null array (-1) -> "all topics". Brokers answer it only once they are serving.
+    client_id = b"rating-local-up"
+    header = struct.pack(">hhih", 3, 1, 42, len(client_id)) + client_id
+    body = struct.pack(">i", -1)
+    req = header + body
+    with socket.create_connection((host, port), timeout=TIMEOUT) as s:
+        s.settimeout(TIMEOUT)
+        s.sendall(struct.pack(">i", len(req)) + req)
+        (size,) = struct.unpack(">i", _recv_exact(s, 4))
+        resp = _recv_exact(s, size)
+    corr, n_brokers = struct.unpack(">ii", resp[:8])
+    if corr != 42:
+        raise RuntimeError(f"unexpected correlation id {corr}")
+    if n_brokers < 1:
+        raise RuntimeError("metadata lists no broker yet")
+    # first broker: node_id, host, port (to print what clients will be told to connect to)
+    off = 8
+    node_id, hlen = struct.unpack(">ih", resp[off:off + 6])
+    off += 6
+    bhost = resp[off:off + hlen].decode()
+    (bport,) = struct.unpack(">i", resp[off + hlen:off + hlen + 4])
+    print(f"broker {node_id} advertised at {bhost}:{bport}")
+
+
+def clickhouse(host: str, port: int) -> None:
+    url = f"http://{host}:{port}/?query=SELECT%201"
+    with urllib.request.urlopen(url, timeout=TIMEOUT) as r:
+        out = r.read().decode().strip()
+    if out != "1":
+        raise RuntimeError(f"SELECT 1 returned {out!r}")
+    with urllib.request.urlopen(f"http://{host}:{port}/?query=SELECT%20version()", timeout=TIMEOUT) as r:
+        print(f"clickhouse {r.read().decode().strip()}")
+
+
+def tcp(host: str, port: int) -> None:
+    socket.create_connection((host, port), timeout=TIMEOUT).close()
+
+
+def cluster_id() -> None:
+    # Same shape as Kafka's Uuid.randomUuid().toString(): 22 chars base64url, no padding, and
+    # (as Kafka does) never starting with '-' so it cannot be mistaken for a CLI option.
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            print(cid)
+            return
+
+
+def main(argv: list[str]) -> int:
+    try:
+        if argv[:1] == ["cluster-id"]:
+            cluster_id()
+            return 0
+        if len(argv) != 3:
+            raise KeyError(argv)
+        what, host, port = argv
+        {"kafka": kafka, "clickhouse": clickhouse, "tcp": tcp}[what](host, int(port))
+        return 0
+    except (OSError, RuntimeError, ValueError, struct.error) as e:
+        print(f"not ready: {e}", file=sys.stderr)
+        return 1
+    except (KeyError, TypeError):
+        print(__doc__, file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""Real-time rating pipeline for VoIP operators that sell through resellers."""

@@ -1,0 +1,1 @@
+"""Pure balance logic: what a rated call debits, an idempotent ledger, and the blocking rules."""

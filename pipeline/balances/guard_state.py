@@ -1,0 +1,67 @@
+"""What the balance guard knows and decides, without I/O: given balances, the accounts and what
+was last published, which signals to publish now."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from pipeline.balances.blocking import AccountState, evaluate
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    state: str
+    server: str
+    version: int
+
+
+@dataclass
+class GuardState:
+    lookup: Callable[[str], object]  # account id -> account (the reference book)
+    children: Callable[[str], Iterable[str]]  # account id -> ids of accounts whose parent it is
+    default_server: str
+    balances: dict[str, Decimal] = field(default_factory=dict)
+    seqs: dict[str, int] = field(default_factory=dict)
+    published: dict[str, Published] = field(default_factory=dict)
+
+    def set_balance(self, account: str, balance: Decimal, seq: int) -> bool:
+        """Take a balance snapshot unless an equal or newer one was seen (replays resend old ones)."""
+        if seq <= self.seqs.get(account, -1):
+            return False
+        self.seqs[account] = seq
+        self.balances[account] = balance
+        return True
+
+    def remember(self, account: str, state: str, server: str, version: int) -> None:
+        """A signal read back from switch.control (the guard's memory across restarts)."""
+        current = self.published.get(account)
+        if current is None or version >= current.version:
+            self.published[account] = Published(state, server, version)
+
+    def flips(self, accounts: Iterable[str]) -> list[tuple[AccountState, int]]:
+        """(new state, version) for each account whose effective state or switch changed.
+
+        A flip of an account re-evaluates everyone under it: a reseller running dry blocks every
+        user of his that was active, and his payment reactivates those not blocked on their own.
+        """
+        out: list[tuple[AccountState, int]] = []
+        todo, seen = list(accounts), set()
+        while todo:
+            account = todo.pop()
+            if account in seen:
+                continue
+            seen.add(account)
+            state = evaluate(account, self.lookup, self.balances, self.default_server)
+            if state is None:
+                continue
+            before = self.published.get(account)
+            blocked_before = before is not None and before.state == "blocked"
+            if before is not None and (before.state, before.server) == (state.state, state.server):
+                continue
+            version = (before.version if before else 0) + 1
+            self.published[account] = Published(state.state, state.server, version)
+            out.append((state, version))
+            if before is None or blocked_before != (state.state == "blocked"):
+                todo.extend(self.children(account))
+        return out

@@ -1,0 +1,61 @@
+"""Turning the bytes a switch wrote into a validated CdrIn, or a reason why not."""
+from __future__ import annotations
+
+import orjson
+from pydantic import ValidationError
+
+from pipeline.schemas import avro
+from pipeline.schemas.cdr import CdrIn
+
+
+class CdrError(Exception):
+    """A CDR that cannot be read; `reason` is the machine-readable code of cdr.rejected."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def decode_cdr(payload: bytes | None) -> CdrIn:
+    if not payload:
+        raise CdrError("empty", "the message has no value")
+    if payload.lstrip()[:1] in (b"{", b"[", b'"') or payload.lstrip()[:1].isdigit():
+        return _from_json(payload)
+    return _from_avro(payload)
+
+
+def _from_json(payload: bytes) -> CdrIn:
+    try:
+        obj = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise CdrError("bad_json", f"not valid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise CdrError("not_an_object", f"a CDR is a JSON object, got {type(obj).__name__}")
+    return _validate(obj)
+
+
+def _from_avro(payload: bytes) -> CdrIn:
+    try:
+        obj = avro.decode_framed("cdr.v1", payload)
+    except Exception as exc:  # fastavro raises many types for garbage input
+        raise CdrError("bad_avro", f"neither JSON nor Avro of cdr.v1.avsc: {exc!r}") from None
+    return _validate({k: v for k, v in obj.items() if v is not None})
+
+
+def _validate(obj: dict) -> CdrIn:
+    try:
+        return CdrIn.model_validate(obj)
+    except ValidationError as exc:
+        raise CdrError("schema", describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """`billsec: must be >= 0 (got -5); account: Field required` — every field, one line."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        field = ".".join(str(p) for p in error["loc"]) or "(record)"
+        message = error["msg"].removeprefix("Value error, ")
+        got = f" (got {error['input']!r})" if error["type"] != "missing" else ""
+        parts.append(f"{field}: {message}{got}")
+    return "; ".join(parts)

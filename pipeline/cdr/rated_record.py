@@ -1,0 +1,53 @@
+"""A RatedCall from the engine -> the wide record of cdr.rated (rated_call.v1.avsc)."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import orjson
+
+from pipeline.rating.chain import Leg, RatedCall
+from pipeline.schemas.cdr import CdrIn
+
+_ZERO = Decimal(0)
+
+
+def rated_record(rated: RatedCall, cdr: CdrIn, rated_at: datetime) -> dict:
+    record = {
+        "server_id": cdr.server_id,
+        "call_id": cdr.call_id,
+        "account": cdr.account,
+        "reseller": rated.reseller_id,
+        "provider": cdr.provider or "",
+        "src": cdr.src,
+        "dst": cdr.dst,
+        "did": cdr.did or "",
+        "start_time": cdr.start_time,
+        "billsec": cdr.billsec,
+        "disposition": cdr.disposition,
+        "reseller_profit": str(rated.reseller_profit),
+        "admin_profit": str(rated.admin_profit),
+        "own_provider": rated.own_provider,
+        "currency": rated.currency,
+        "loss": rated.loss,
+        "rated_at": rated_at,
+        "extra": orjson.dumps(cdr.extra_fields(), default=str).decode(),
+    }
+    for level, leg in (("user", rated.user), ("reseller", rated.reseller), ("provider", rated.provider)):
+        record.update(_leg_fields(level, leg))
+    return record
+
+
+def _leg_fields(level: str, leg: Leg | None) -> dict:
+    if leg is None:
+        return {
+            f"{level}_tariff": "", f"{level}_prefix": "", f"{level}_billed_seconds": 0,
+            f"{level}_rate": "0", f"{level}_price": "0",
+        }
+    return {
+        f"{level}_tariff": leg.tariff,
+        f"{level}_prefix": leg.prefix,
+        f"{level}_billed_seconds": leg.billed_seconds,
+        f"{level}_rate": str(leg.rate),
+        f"{level}_price": str(leg.price),
+    }

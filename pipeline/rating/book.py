@@ -1,0 +1,135 @@
+"""ReferenceBook: the reference data the rater reads, filled record by record from the ref topics.
+
+Mutable on purpose (the streaming side applies each Kafka record as it arrives), but everything
+handed out is frozen: accounts and headers are pydantic models, tariff indexes are copy-on-write.
+Resolved chains are cached per account and dropped whenever accounts or tariffs change.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from pipeline.rating import rules
+from pipeline.rating.chain_plan import ChainPlan, ProviderPlan, resolve_chain, resolve_provider
+from pipeline.rating.ownership import check_ownership
+from pipeline.rating.rated_call import NotRated
+from pipeline.rating.reference import AccountIn, DidIn, HolidaysIn, ProviderIn, RateIn, TariffIn
+from pipeline.rating.tariff_index import TariffIndex
+
+Record = AccountIn | TariffIn | ProviderIn | DidIn | HolidaysIn
+KINDS = ("account", "tariff", "provider", "did", "holidays")
+
+
+class ReferenceBook:
+    def __init__(self) -> None:
+        self._accounts: dict[str, AccountIn] = {}
+        self._tariffs: dict[str, TariffIn] = {}  # headers only; the rates live in the index
+        self._indexes: dict[str, TariffIndex] = {}
+        self._providers: dict[str, ProviderIn] = {}
+        self._dids: dict[str, DidIn] = {}
+        self.holidays: frozenset[date] = frozenset()
+        self.holiday_days: frozenset[int] = frozenset()  # the same days, as the index compares them
+        self._chain_plans: dict[str, ChainPlan | NotRated] = {}
+        self._provider_plans: dict[str, ProviderPlan | NotRated] = {}
+
+    def apply(self, record: Record) -> None:
+        """Insert or replace one record. A tariff must carry its rates (resolve rates_csv first);
+        replacing a tariff recompiles that tariff only."""
+        if isinstance(record, AccountIn):
+            self._accounts[record.id] = record
+        elif isinstance(record, TariffIn):
+            if record.rates_csv is not None:
+                raise ValueError(f'tariff "{record.id}": read rates_csv before applying (csv_rates.resolve_rates_csv)')
+            self._indexes[record.id] = TariffIndex.build(record)
+            self._tariffs[record.id] = record.header()
+        elif isinstance(record, ProviderIn):
+            self._providers[record.id] = record
+        elif isinstance(record, DidIn):
+            self._dids[record.number] = record
+        elif isinstance(record, HolidaysIn):
+            self.holidays = frozenset(record.dates)
+            self.holiday_days = frozenset(map(rules.day_number, record.dates))
+        else:
+            raise TypeError(f"not a reference record: {type(record).__name__}")
+        self._forget_plans()
+
+    def update_rates(self, tariff_id: str, rates: list[RateIn] | tuple[RateIn, ...]) -> None:
+        """Add or replace some rates of a loaded tariff without recompiling the rest of it."""
+        self._indexes[tariff_id] = self._indexes[tariff_id].with_rates(rates)
+        self._forget_plans()
+
+    def delete(self, kind: str, record_id: str) -> None:
+        """Remove a record (an empty Kafka value); unknown ids are ignored, as a replay may repeat them."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind {kind!r}; known: {', '.join(KINDS)}")
+        if kind == "account":
+            self._accounts.pop(record_id, None)
+        elif kind == "tariff":
+            self._tariffs.pop(record_id, None)
+            self._indexes.pop(record_id, None)
+        elif kind == "provider":
+            self._providers.pop(record_id, None)
+        elif kind == "did":
+            self._dids.pop(record_id, None)
+        else:
+            self.holidays, self.holiday_days = frozenset(), frozenset()
+        self._forget_plans()
+
+    def copy(self) -> ReferenceBook:
+        """A scratch book for validating a batch: records apply to it without touching this one."""
+        other = ReferenceBook()
+        for name in ("_accounts", "_tariffs", "_indexes", "_providers", "_dids"):
+            setattr(other, name, dict(getattr(self, name)))
+        other.holidays, other.holiday_days = self.holidays, self.holiday_days
+        return other
+
+    def account(self, account_id: str) -> AccountIn | None:
+        return self._accounts.get(account_id)
+
+    def accounts(self) -> list[AccountIn]:
+        return list(self._accounts.values())
+
+    def ancestors(self, account_id: str) -> list[AccountIn]:
+        """Parent, grandparent, ... nearest first. Stops at a missing parent or a loop."""
+        found: list[AccountIn] = []
+        seen = {account_id}
+        account = self._accounts.get(account_id)
+        while account is not None and account.parent is not None and account.parent not in seen:
+            seen.add(account.parent)
+            account = self._accounts.get(account.parent)
+            if account is not None:
+                found.append(account)
+        return found
+
+    def tariff(self, tariff_id: str) -> TariffIn | None:
+        """The tariff's header (no rates)."""
+        return self._tariffs.get(tariff_id)
+
+    def tariff_index(self, tariff_id: str) -> TariffIndex | None:
+        return self._indexes.get(tariff_id)
+
+    def provider(self, provider_id: str) -> ProviderIn | None:
+        return self._providers.get(provider_id)
+
+    def did(self, number: str) -> DidIn | None:
+        return self._dids.get(number)
+
+    def check_ownership(self, record: Record, actor: str | None = None) -> str | None:
+        """The write-side rule this record breaks against the book, or None. `actor` is who writes
+        it: None (or the admin's id) for the admin, a reseller's id for a reseller."""
+        return check_ownership(self, record, actor)
+
+    def chain_plan(self, account_id: str) -> ChainPlan | NotRated:
+        plan = self._chain_plans.get(account_id)
+        if plan is None:
+            plan = self._chain_plans[account_id] = resolve_chain(self, account_id)
+        return plan
+
+    def provider_plan(self, provider_id: str) -> ProviderPlan | NotRated:
+        plan = self._provider_plans.get(provider_id)
+        if plan is None:
+            plan = self._provider_plans[provider_id] = resolve_provider(self, provider_id)
+        return plan
+
+    def _forget_plans(self) -> None:
+        self._chain_plans.clear()
+        self._provider_plans.clear()

@@ -1,0 +1,140 @@
+"""One tariff compiled for lookup: prefix -> versions, walked from the longest prefix of a number.
+
+Lookup (DOMAIN.md "Pricing one call at one level"): of the rates whose prefix starts the number,
+that are in effect and whose day type and time window hold at the call's start in the tariff's
+zone, take the longest prefix, then the newest effective_from, then a specific day type over "all".
+Versions of a prefix are stored in that order, so the first one that holds is the answer and the
+walk stops at the first (longest) prefix that has one.
+
+Updates are copy-on-write: `with_rates` and `without_prefixes` return a new index that shares every
+untouched entry (a shallow dict copy, ~1 ms per 100,000 prefixes) and compiles only what changed,
+so a reader holding the old index is never disturbed.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Iterable, NamedTuple
+from zoneinfo import ZoneInfo
+
+from pipeline.rating import rules
+from pipeline.rating.gc_pause import gc_paused
+from pipeline.rating.compiled_rate import CompiledRate, RateCompiler
+from pipeline.rating.reference import RateIn, TariffIn
+
+ROUNDING_CODES = {"half_up": 0, "up": 1, "down": 2}  # as pricing.price_of reads them
+
+SECONDS_PER_DAY = 86400
+THURSDAY = 3  # 1970-01-01, day 0, was a Thursday; Monday is 0 as in date.weekday()
+
+
+class RateMatch(NamedTuple):
+    prefix: str
+    rate: CompiledRate
+
+
+class TariffIndex:
+    __slots__ = ("tariff_id", "currency", "decimals", "rounding", "rounding_code", "zone", "_entries", "_lengths")
+
+    def __init__(self, tariff: TariffIn, entries: dict[str, tuple[CompiledRate, ...]], lengths: Iterable[int]):
+        self.tariff_id = tariff.id
+        self.currency = tariff.currency
+        self.decimals = tariff.decimals
+        self.rounding = tariff.rounding
+        self.rounding_code = ROUNDING_CODES[tariff.rounding]
+        self.zone = None if tariff.timezone == "UTC" else ZoneInfo(tariff.timezone)
+        self._entries = entries
+        self._lengths = tuple(sorted(set(lengths), reverse=True))
+
+    @classmethod
+    def build(cls, tariff: TariffIn, rates: Iterable[RateIn] | None = None) -> TariffIndex:
+        """Compile `rates` (default: the tariff's own) into a fresh index."""
+        with gc_paused():
+            entries = _compile_entries({}, tariff.rates if rates is None else rates)
+        return cls(tariff, entries, map(len, entries))
+
+    def with_rates(self, rates: Iterable[RateIn]) -> TariffIndex:
+        """A new index with these rates added; a rate with an existing version key replaces it."""
+        entries = _compile_entries(self._entries, rates)
+        return self._replaced(entries, (*self._lengths, *map(len, entries.keys() - self._entries.keys())))
+
+    def without_prefixes(self, prefixes: Iterable[str]) -> TariffIndex:
+        """A new index without every version of these prefixes. Stale lengths only cost a miss."""
+        entries = dict(self._entries)
+        for prefix in prefixes:
+            entries.pop(prefix, None)
+        return self._replaced(entries, self._lengths)
+
+    def _replaced(self, entries: dict, lengths: Iterable[int]) -> TariffIndex:
+        copy = object.__new__(TariffIndex)
+        for name in ("tariff_id", "currency", "decimals", "rounding", "rounding_code", "zone"):
+            setattr(copy, name, getattr(self, name))
+        copy._entries = entries
+        copy._lengths = tuple(sorted(set(lengths), reverse=True))
+        return copy
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def versions(self, prefix: str) -> tuple[CompiledRate, ...]:
+        return self._entries.get(prefix, ())
+
+    def lookup(self, dst: str, start_utc: datetime, holidays: frozenset[date] = frozenset()) -> RateMatch | None:
+        found = self.lookup_at(dst, rules.epoch_seconds(start_utc), frozenset(map(rules.day_number, holidays)))
+        return None if found is None else RateMatch(*found)
+
+    def lookup_at(self, dst: str, epoch: int, holiday_days: frozenset[int]) -> tuple[str, CompiledRate] | None:
+        """The hot path: `epoch` in whole UTC seconds, holidays as days since 1970."""
+        entries = self._entries
+        local = None
+        for length in self._lengths:
+            if length > len(dst):
+                continue
+            prefix = dst[:length]
+            versions = entries.get(prefix)
+            if versions is None:
+                continue
+            for rate in versions:
+                if rate.effective_epoch > epoch:
+                    continue
+                if rate.any_time:
+                    return prefix, rate
+                if local is None:
+                    local = self._local_clock(epoch, holiday_days)
+                if rate.applies_at(*local):
+                    return prefix, rate
+        return None
+
+    def _local_clock(self, epoch: int, holiday_days: frozenset[int]) -> tuple[bool, int]:
+        """(is a free day, second of day) at `epoch` in the tariff's zone, DST included."""
+        local_seconds = epoch
+        if self.zone is not None:
+            offset = datetime.fromtimestamp(epoch, self.zone).utcoffset()
+            local_seconds += offset.days * SECONDS_PER_DAY + offset.seconds
+        day, second_of_day = divmod(local_seconds, SECONDS_PER_DAY)
+        weekday = (day + THURSDAY) % 7
+        return weekday >= 5 or day in holiday_days, second_of_day
+
+
+def _compile_entries(existing: dict[str, tuple[CompiledRate, ...]], rates: Iterable[RateIn]) -> dict:
+    """`existing` plus `rates`, new versions replacing old ones with the same version key."""
+    compiler = RateCompiler()
+    added: dict[str, list[CompiledRate]] = {}
+    for rate in rates:
+        prefix = rate.__dict__["prefix"]
+        compiled = compiler.compile(rate)
+        versions = added.get(prefix)
+        if versions is None:
+            added[prefix] = [compiled]
+        else:
+            versions.append(compiled)
+    entries = dict(existing)
+    single_version: dict[int, tuple[CompiledRate]] = {}  # shares the 1-tuples of shared rates
+    for prefix, versions in added.items():
+        if len(versions) == 1 and prefix not in existing:
+            rate = versions[0]
+            entries[prefix] = single_version.get(id(rate)) or single_version.setdefault(id(rate), (rate,))
+            continue
+        by_key = {rate.version_key(): rate for rate in existing.get(prefix, ())}
+        by_key.update((rate.version_key(), rate) for rate in versions)
+        entries[prefix] = tuple(sorted(by_key.values(), key=CompiledRate.priority))
+    return entries

@@ -1,0 +1,40 @@
+"""Avro codecs for the .avsc files beside this module (schemaless: the schema is this file)."""
+from __future__ import annotations
+
+import io
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import fastavro
+
+SCHEMA_DIR = Path(__file__).resolve().parent
+CONFLUENT_MAGIC = 0  # Confluent wire format: magic byte 0, 4-byte schema id, then the Avro body
+
+
+@lru_cache(maxsize=None)
+def schema(name: str) -> dict:
+    """Parsed schema by file stem, e.g. ``schema("rated_call.v1")``."""
+    with open(SCHEMA_DIR / f"{name}.avsc", encoding="utf-8") as fh:
+        return fastavro.parse_schema(json.load(fh))
+
+
+def encode(name: str, record: dict[str, Any]) -> bytes:
+    buffer = io.BytesIO()
+    fastavro.schemaless_writer(buffer, schema(name), record)
+    return buffer.getvalue()
+
+
+def decode(name: str, payload: bytes) -> dict[str, Any]:
+    return fastavro.schemaless_reader(io.BytesIO(payload), schema(name), None)
+
+
+def decode_framed(name: str, payload: bytes) -> dict[str, Any]:
+    """Decode plain schemaless Avro, or the Confluent framing when the bytes carry it."""
+    if len(payload) > 5 and payload[0] == CONFLUENT_MAGIC:
+        try:
+            return decode(name, payload[5:])
+        except Exception:  # not framed after all: a schemaless body may start with 0 too
+            pass
+    return decode(name, payload)

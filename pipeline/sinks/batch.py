@@ -1,0 +1,29 @@
+"""A batch of cdr.rated payloads -> rows to insert, and the payloads that could not be rows.
+
+Errors are data (bytewax's habit): the agent decides to log and count them, tests inspect them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Hashable, Iterable
+
+from pipeline.schemas import avro
+from pipeline.sinks.rows import last_rating_per_call, row_from_record
+
+SCHEMA = "rated_call.v1"
+
+
+@dataclass(frozen=True)
+class Refused:
+    position: Hashable  # where the payload came from, e.g. (topic, partition, offset)
+    error: str
+
+
+def rows_from_payloads(payloads: Iterable[tuple[Hashable, bytes]]) -> tuple[list[tuple], list[Refused]]:
+    rows, refused = [], []
+    for position, payload in payloads:
+        try:
+            rows.append(row_from_record(avro.decode(SCHEMA, payload)))
+        except Exception as exc:  # noqa: BLE001 - fastavro raises many types for a bad body
+            refused.append(Refused(position, f"{type(exc).__name__}: {exc}"))
+    return last_rating_per_call(rows), refused

@@ -1,0 +1,126 @@
+"""A rated_call.v1 record (as `avro.decode` gives it) -> one row of rating.rated_calls.
+
+Pure and strict: a row that comes out of here is one ClickHouse accepts as is. The writer retries
+a failed insert until it succeeds, so a value the server or the driver would refuse (a negative
+UInt32, a Decimal past its range) must be caught here, or it would block the sink forever. The
+driver also truncates a Decimal with too many places silently; here that is an error instead.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, Iterable
+
+MONEY_PLACES = 6  # prices and profits: rounded by the engine to the tariff's decimals (<= 6)
+RATE_PLACES = 9  # rates are not rounded by the engine
+DECIMAL_DIGITS = 18
+UINT32_MAX = 2**32 - 1
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MILLISECOND = timedelta(milliseconds=1)
+DATETIME_END = datetime(2106, 2, 7, tzinfo=timezone.utc)  # DateTime is a UInt32 of seconds
+
+# (column, kind) in the order of migrations/0001_rated_calls.sql; `version` is derived
+COLUMN_KINDS: tuple[tuple[str, str], ...] = (
+    ("server_id", "str"), ("call_id", "str"), ("account", "str"), ("reseller", "str"),
+    ("provider", "str"), ("src", "str"), ("dst", "str"), ("did", "str"),
+    ("start_time", "time"), ("billsec", "uint32"), ("disposition", "str"),
+    ("user_tariff", "str"), ("user_prefix", "str"), ("user_billed_seconds", "uint32"),
+    ("user_rate", "rate"), ("user_price", "money"),
+    ("reseller_tariff", "str"), ("reseller_prefix", "str"), ("reseller_billed_seconds", "uint32"),
+    ("reseller_rate", "rate"), ("reseller_price", "money"),
+    ("provider_tariff", "str"), ("provider_prefix", "str"), ("provider_billed_seconds", "uint32"),
+    ("provider_rate", "rate"), ("provider_price", "money"),
+    ("reseller_profit", "money"), ("admin_profit", "money"),
+    ("own_provider", "flag"), ("currency", "str"), ("loss", "flag"),
+    ("rated_at", "time"), ("extra", "str"),
+)
+COLUMNS: tuple[str, ...] = tuple(name for name, _ in COLUMN_KINDS) + ("version",)
+
+
+class RowError(ValueError):
+    """The record cannot become a row; names the field."""
+
+
+def row_from_record(record: dict[str, Any]) -> tuple:
+    row = []
+    for name, kind in COLUMN_KINDS:
+        try:
+            value = record[name]
+        except KeyError:
+            raise RowError(f"{name}: missing") from None
+        row.append(_CONVERT[kind](name, value))
+    row.append(_millis(record["rated_at"]))  # version: a later rating of the call wins
+    return tuple(row)
+
+
+def last_rating_per_call(rows: Iterable[tuple]) -> list[tuple]:
+    """One row per (server_id, call_id), the latest version: a redelivery inside one batch is
+    then never inserted twice, which keeps the daily_stats view exact for it."""
+    latest: dict[tuple[str, str], tuple] = {}
+    for row in rows:
+        key = (row[0], row[1])
+        kept = latest.get(key)
+        if kept is None or row[-1] >= kept[-1]:
+            latest[key] = row
+    return list(latest.values())
+
+
+def _string(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise RowError(f"{name}: expected a string, got {type(value).__name__}")
+    return value
+
+
+def _uint32(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= UINT32_MAX:
+        raise RowError(f"{name}: {value!r} is not a UInt32")
+    return value
+
+
+def _flag(name: str, value: Any) -> int:
+    if not isinstance(value, bool):
+        raise RowError(f"{name}: {value!r} is not a boolean")
+    return int(value)
+
+
+def _decimal(name: str, value: Any, places: int) -> Decimal:
+    if isinstance(value, float):  # already inexact: refuse rather than store a guess
+        raise RowError(f"{name}: money must be a decimal string, got float {value!r}")
+    try:
+        amount = Decimal(value) if isinstance(value, (str, int)) else value
+    except InvalidOperation:
+        raise RowError(f"{name}: {value!r} is not a decimal") from None
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        raise RowError(f"{name}: {value!r} is not a finite decimal")
+    if abs(amount) >= Decimal(10) ** (DECIMAL_DIGITS - places):
+        raise RowError(f"{name}: {value!r} is out of the Decimal({DECIMAL_DIGITS}, {places}) range")
+    if amount.as_tuple().exponent < -places and amount != round(amount, places):
+        raise RowError(f"{name}: {value!r} has more than {places} decimal places")
+    return amount
+
+
+def _time(name: str, value: Any) -> datetime:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = EPOCH + value * MILLISECOND  # timestamp-millis not turned into a datetime
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise RowError(f"{name}: {value!r} is not an aware datetime")
+    if not EPOCH <= value < DATETIME_END:
+        raise RowError(f"{name}: {value!r} is outside the DateTime range")
+    # DateTime holds whole seconds; ClickHouse 18.16 has no DateTime64
+    return value.astimezone(timezone.utc).replace(microsecond=0)
+
+
+def _millis(value: Any) -> int:
+    if isinstance(value, int):
+        return value
+    return (value - EPOCH) // MILLISECOND
+
+
+_CONVERT = {
+    "str": _string,
+    "uint32": _uint32,
+    "flag": _flag,
+    "money": lambda name, value: _decimal(name, value, MONEY_PLACES),
+    "rate": lambda name, value: _decimal(name, value, RATE_PLACES),
+    "time": _time,
+}

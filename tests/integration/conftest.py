@@ -1,0 +1,59 @@
+"""Session fixtures for tests on the real local broker and ClickHouse (deploy/local/up).
+
+Each session gets a fresh topic prefix and its own ClickHouse database, so runs never collide.
+"""
+from __future__ import annotations
+
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from pipeline.settings import REPO_ROOT, Settings
+from pipeline.worker_process import settings_env  # noqa: F401  (for tests that start processes)
+
+pytestmark = pytest.mark.integration
+
+
+def pytest_collection_modifyitems(items):
+    here = Path(__file__).parent
+    for item in items:
+        if Path(item.fspath).is_relative_to(here):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> None:
+    """Brings the local stack up (a no-op when it already runs); CI runs `up` itself first."""
+    subprocess.run([str(REPO_ROOT / "deploy" / "local" / "up")], check=True)
+
+
+@pytest.fixture(scope="session")
+def session_prefix() -> str:
+    return f"t{uuid.uuid4().hex[:8]}-"
+
+
+@pytest.fixture
+def settings_factory(local_stack, session_prefix, tmp_path_factory):
+    """Settings for one test: its own topic prefix and ClickHouse database."""
+    made = []
+
+    def make(**overrides) -> Settings:
+        name = f"{session_prefix}{uuid.uuid4().hex[:6]}-"
+        base = Settings()
+        database = "rating_" + name.replace("-", "_").rstrip("_")
+        url = base.clickhouse_url.rsplit("/", 1)[0] + "/" + database
+        values = {
+            "topic_prefix": name,
+            "clickhouse_url": url,
+            "partitions": 4,
+            "local_dir": tmp_path_factory.mktemp("local"),
+        }
+        values.update(overrides)
+        settings = Settings(**values)
+        made.append(settings)
+        return settings
+
+    yield make
+

@@ -1,0 +1,125 @@
+"""Issue 5's required chaos test: SIGKILL the worker again and again while CDRs and payments flow;
+at the end every balance is exact, every call charged once, none missing from cdr.rated."""
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import defaultdict
+from decimal import Decimal
+
+import orjson
+import pytest
+
+from pipeline.balances.charges import charges_for
+from pipeline.schemas import avro
+from pipeline.topic_io import produce_all, read_all
+from tests.integration.kit import seed_reference, start_worker, wait_for
+
+pytestmark = pytest.mark.slow
+
+RESELLERS, USERS_PER_RESELLER, DIRECT_USERS = 3, 10, 5
+CDRS, PAYMENTS, KILLS = 4000, 300, 5
+
+
+def chaos_accounts(tmp_path):
+    """Tariffs from the samples plus many postpaid accounts with no credit limit (never blocked:
+    blocking is the switch's business, charging must go on regardless)."""
+    records = [{"kind": "account", "id": "admin", "type": "admin"},
+               {"kind": "provider", "id": "p1", "owner": "admin", "tariff": "t-p1"}]
+    users = []
+    for r in range(RESELLERS):
+        reseller = f"cr{r}"
+        records.append({"kind": "account", "id": reseller, "type": "reseller", "tariff": "t-r-buy", "billing": "postpaid"})
+        records.append({"kind": "tariff", "id": f"t-{reseller}", "owner": reseller,
+                        "rates": [{"prefix": "370", "rate": "2"}, {"prefix": "44", "rate": "0.9"}, {"prefix": "1", "rate": "0.5"}]})
+        for u in range(USERS_PER_RESELLER):
+            users.append(f"{reseller}u{u}")
+            records.append({"kind": "account", "id": users[-1], "type": "user", "parent": reseller,
+                            "tariff": f"t-{reseller}", "billing": "postpaid"})
+    for d in range(DIRECT_USERS):
+        users.append(f"cd{d}")
+        records.append({"kind": "account", "id": users[-1], "type": "user", "tariff": "t-direct", "billing": "postpaid"})
+    path = tmp_path / "chaos-resellers.json"
+    path.write_bytes(orjson.dumps(records))
+    return path, users
+
+
+async def test_sigkill_leaves_every_balance_exact(settings_factory, tmp_path):
+    from tests.integration.kit import SAMPLES
+
+    settings = settings_factory(partitions=4, balance_batch_size=500, rate_batch_size=500)
+    accounts_file, users = chaos_accounts(tmp_path)
+    await seed_reference(settings, SAMPLES / "operator.json", accounts_file)
+    rng = random.Random(2026)
+
+    cdrs = []
+    for n in range(CDRS):
+        cdr = {"call_id": f"chaos-{n}", "server_id": "ast1", "account": rng.choice(users),
+               "dst": rng.choice(("37061234567", "37052123456", "447700900123", "12125550123")),
+               "start_time": f"2026-11-2{rng.randrange(3, 8)}T{rng.randrange(10, 23)}:00:00Z",
+               "billsec": rng.choice((0, rng.randrange(1, 900))), "provider": "p1"}
+        cdrs.append((cdr["call_id"].encode(), orjson.dumps(cdr)))
+    # a switch re-sends some calls: they must not be charged twice
+    cdrs += rng.sample(cdrs, 200)
+    payments, paid = [], defaultdict(Decimal)
+    for n in range(PAYMENTS):
+        account = rng.choice(users + [f"cr{r}" for r in range(RESELLERS)])
+        amount = Decimal(rng.randrange(1, 10_000)) / 100
+        payments.append((account.encode(), orjson.dumps({"id": f"pay-{n}", "account": account, "amount": str(amount)})))
+        paid[account] += amount
+    payments += rng.sample(payments, 30)  # the same payment id twice counts once
+
+    worker = start_worker(settings, "chaos-0")
+    try:
+        chunks = [cdrs[i::KILLS + 1] for i in range(KILLS + 1)]
+        pay_chunks = [payments[i::KILLS + 1] for i in range(KILLS + 1)]
+        for kill in range(KILLS + 1):
+            await produce_all(settings, "cdr.raw", chunks[kill])
+            await produce_all(settings, "balance.payments", pay_chunks[kill])
+            if kill == KILLS:
+                break
+            await asyncio.sleep(rng.uniform(1.0, 4.0))  # somewhere in the middle of the work
+            worker.kill()
+            worker = start_worker(settings, f"chaos-{kill + 1}")
+
+        expected = await expected_balances(settings, paid, CDRS)
+        await wait_for(lambda: balances_match(settings, expected), 240, "exact balances", worker)
+    finally:
+        worker.stop()
+
+    rated = await read_all(settings, "cdr.rated")
+    assert {m.key for m in rated} == {f"ast1/chaos-{n}".encode() for n in range(CDRS)}
+    assert await count_rejected(settings) == 0
+
+
+async def expected_balances(settings, paid, calls: int) -> dict[str, Decimal]:
+    """Payments minus each distinct call's prices, computed from the inputs and cdr.rated's prices.
+
+    Waits until every call is on cdr.rated; uses one record per call however often it is there.
+    """
+    records = await wait_for(lambda: distinct_rated(settings, calls), 240, f"{calls} distinct rated calls")
+    balances = defaultdict(Decimal, paid)
+    for record in records.values():
+        for account, amount in charges_for(record):
+            balances[account] -= amount
+    return dict(balances)
+
+
+async def distinct_rated(settings, calls: int):
+    records = {m.key: avro.decode("rated_call.v1", m.value) for m in await read_all(settings, "cdr.rated")}
+    return records if len(records) >= calls else None
+
+
+async def balances_match(settings, expected: dict[str, Decimal]) -> bool:
+    latest: dict[str, tuple[int, Decimal]] = {}
+    for message in await read_all(settings, "balance.updates"):
+        update = avro.decode("balance_update.v1", message.value)
+        if update["seq"] >= latest.get(update["account"], (-1, None))[0]:
+            latest[update["account"]] = (update["seq"], Decimal(update["balance"]))
+    actual = {account: balance for account, (_, balance) in latest.items()}
+    wanted = {account: amount for account, amount in expected.items() if amount != 0}
+    return {a: b for a, b in actual.items() if b != 0} == wanted
+
+
+async def count_rejected(settings) -> int:
+    return len(await read_all(settings, "cdr.rejected"))
