@@ -1,6 +1,7 @@
 """Creating the product's topics before anything reads or writes them."""
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -34,6 +35,18 @@ async def ensure_topics(settings: Settings) -> None:
             except TopicAlreadyExistsError:  # another process created them meanwhile
                 pass
             log.info("created topics: %s", ", ".join(t.name for t in missing))
+            await _wait_for_leaders(admin, [t.name for t in missing])
     finally:
         await admin.close()
 
+
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], timeout: float = 15.0) -> None:
+    """New partitions answer NotLeaderForPartition for a moment; readers should not see that."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        described = await admin.describe_topics(names)
+        if all(p["leader"] >= 0 for t in described for p in t["partitions"]) and all(
+            t["partitions"] for t in described
+        ):
+            return
+        await asyncio.sleep(0.1)

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     log_level: str = "INFO"
+    # what a worker runs; all by default. A worker of rating only scales the hot path on its own,
+    # and the benchmarks measure the rating agent alone with it.
+    roles: frozenset[str] = frozenset({"rate", "charge", "balance", "guard", "clickhouse"})
 
     # hot path batching: Faust's per-event cost is paid once per batch where we can
     rate_batch_size: int = 5000
@@ -38,6 +41,9 @@ class Settings(BaseSettings):
     balance_batch_seconds: float = 0.02
     sink_batch_size: int = 10000
     sink_flush_seconds: float = 1.0
+
+    def runs(self, role: str) -> bool:
+        return role in self.roles
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

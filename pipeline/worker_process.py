@@ -1,6 +1,7 @@
 """A worker as a child process, for the demo, the benchmarks and the tests that kill it."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,8 +15,8 @@ from pipeline.settings import Settings
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment under which a child process builds exactly these settings."""
     env = dict(os.environ)
-    for name, value in settings.model_dump().items():
-        env[f"RATING_{name.upper()}"] = str(value)
+    for name, value in settings.model_dump(mode="json").items():
+        env[f"RATING_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
     return env
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
-import orjson
 from pydantic import ValidationError
 
 from pipeline.app import app, settings, topics
@@ -23,19 +22,7 @@ CHARGES = topics.charges.get_topic_name()
 UPDATES = topics.balance_updates.get_topic_name()
 REJECTED = topics.cdr_rejected.get_topic_name()
 
-balances = app.Table(
-    "balances",
-    partitions=settings.partitions,
-    key_type=bytes,  # raw bytes both ways: the changelog key must equal the source topic's key
-    value_type=bytes,
-    use_partitioner=True,  # charges and payments are keyed by account with the same partitioner
-)
-money_in = app.topic(
-    CHARGES, topics.payments.get_topic_name(), key_serializer="raw", value_serializer="raw"
-)
 
-
-@app.agent(money_in)
 async def apply_balances(stream):
     send = app.producer.send
     async for events in stream.take_events(settings.balance_batch_size, within=settings.balance_batch_seconds):
@@ -77,3 +64,15 @@ def _entry(message):
         detail = f"key {message.key!r} is not the payment's account {payment.account!r}"
         return rejection(message.key, message.value, source, "bad_payment", detail).value
     return payment.account.encode(), lambda ledger: ledger.credit(payment.id, payment.amount)
+
+
+if settings.runs("balance"):
+    balances = app.Table(
+        "balances",
+        partitions=settings.partitions,
+        key_type=bytes,  # raw bytes both ways: the changelog key must equal the source's key
+        value_type=bytes,
+        use_partitioner=True,  # charges and payments are keyed by account with the same partitioner
+    )
+    money_in = app.topic(CHARGES, topics.payments.get_topic_name(), key_serializer="raw", value_serializer="raw")
+    app.agent(money_in, name="apply_balances")(apply_balances)

@@ -12,18 +12,7 @@ from pipeline.schemas import avro
 
 CHARGES = topics.charges.get_topic_name()
 
-charged_calls = app.Table(
-    "charged-calls",
-    partitions=settings.partitions,
-    key_type=bytes,  # raw bytes both ways: the changelog key must equal the source topic's key
-    value_type=bytes,
-    # the key alone decides the changelog partition, the same way it decided cdr.rated's:
-    # so a batch can write the table, and a partition's keys are restored with it
-    use_partitioner=True,
-)
 
-
-@app.agent(topics.cdr_rated)
 async def charge_calls(stream):
     send = app.producer.send
     async for events in stream.take_events(settings.balance_batch_size, within=settings.balance_batch_seconds):
@@ -45,3 +34,16 @@ async def charge_calls(stream):
                 await send(CHARGES, account.encode(), avro.encode("balance_charge.v1", charge), None, None, None)
             if charged_at is None and debits:
                 charged_calls[message.key] = origin
+
+
+if settings.runs("charge"):
+    charged_calls = app.Table(
+        "charged-calls",
+        partitions=settings.partitions,
+        key_type=bytes,  # raw bytes both ways: the changelog key must equal cdr.rated's key
+        value_type=bytes,
+        # the key alone decides the changelog partition, the same way it decided cdr.rated's:
+        # so a take() batch may write the table, and a partition's keys are restored with it
+        use_partitioner=True,
+    )
+    app.agent(topics.cdr_rated, name="charge_calls")(charge_calls)

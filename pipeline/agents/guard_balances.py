@@ -40,7 +40,6 @@ class _Assignment(ConsumerRebalanceListener):
         self.changed.set()
 
 
-@app.service
 class GuardBalances(faust.Service):
     async def on_start(self) -> None:
         self.pending: set[str] = set()
@@ -136,3 +135,7 @@ class GuardBalances(faust.Service):
 def _children(account_id: str) -> list[str]:
     # a scan, but only when an account's blocked state flips: rare next to balance updates
     return [account.id for account in feed.book.accounts() if account.parent == account_id]
+
+
+if settings.runs("guard"):
+    app.service(GuardBalances)

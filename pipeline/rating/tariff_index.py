@@ -24,6 +24,7 @@ from pipeline.rating.reference import RateIn, TariffIn
 ROUNDING_CODES = {"half_up": 0, "up": 1, "down": 2}  # as pricing.price_of reads them
 
 SECONDS_PER_DAY = 86400
+MAX_NUMBER_LENGTH = 40  # E.164 is 15 digits; prefixes longer than this are never probed
 THURSDAY = 3  # 1970-01-01, day 0, was a Thursday; Monday is 0 as in date.weekday()
 
 
@@ -33,7 +34,8 @@ class RateMatch(NamedTuple):
 
 
 class TariffIndex:
-    __slots__ = ("tariff_id", "currency", "decimals", "rounding", "rounding_code", "zone", "_entries", "_lengths")
+    __slots__ = ("tariff_id", "currency", "decimals", "rounding", "rounding_code", "zone", "_entries", "_lengths",
+                 "_probes")
 
     def __init__(self, tariff: TariffIn, entries: dict[str, tuple[CompiledRate, ...]], lengths: Iterable[int]):
         self.tariff_id = tariff.id
@@ -42,8 +44,14 @@ class TariffIndex:
         self.rounding = tariff.rounding
         self.rounding_code = ROUNDING_CODES[tariff.rounding]
         self.zone = None if tariff.timezone == "UTC" else ZoneInfo(tariff.timezone)
+        self._set_entries(entries, lengths)
+
+    def _set_entries(self, entries: dict[str, tuple[CompiledRate, ...]], lengths: Iterable[int]) -> None:
         self._entries = entries
         self._lengths = tuple(sorted(set(lengths), reverse=True))
+        # For each number length, the prefix lengths worth probing, longest first: no per-probe test.
+        self._probes = tuple(tuple(length for length in self._lengths if length <= size)
+                             for size in range(MAX_NUMBER_LENGTH + 1))
 
     @classmethod
     def build(cls, tariff: TariffIn, rates: Iterable[RateIn] | None = None) -> TariffIndex:
@@ -68,8 +76,7 @@ class TariffIndex:
         copy = object.__new__(TariffIndex)
         for name in ("tariff_id", "currency", "decimals", "rounding", "rounding_code", "zone"):
             setattr(copy, name, getattr(self, name))
-        copy._entries = entries
-        copy._lengths = tuple(sorted(set(lengths), reverse=True))
+        copy._set_entries(entries, lengths)
         return copy
 
     def __len__(self) -> int:
@@ -86,22 +93,17 @@ class TariffIndex:
         """The hot path: `epoch` in whole UTC seconds, holidays as days since 1970."""
         entries = self._entries
         local = None
-        for length in self._lengths:
-            if length > len(dst):
-                continue
-            prefix = dst[:length]
-            versions = entries.get(prefix)
-            if versions is None:
-                continue
-            for rate in versions:
-                if rate.effective_epoch > epoch:
-                    continue
-                if rate.any_time:
-                    return prefix, rate
-                if local is None:
-                    local = self._local_clock(epoch, holiday_days)
-                if rate.applies_at(*local):
-                    return prefix, rate
+        for length in self._probes[len(dst) if len(dst) <= MAX_NUMBER_LENGTH else MAX_NUMBER_LENGTH]:
+            versions = entries.get(dst[:length])
+            if versions is not None:
+                for rate in versions:
+                    if rate.effective_epoch <= epoch:
+                        if rate.any_time:
+                            return dst[:length], rate
+                        if local is None:
+                            local = self._local_clock(epoch, holiday_days)
+                        if rate.applies_at(*local):
+                            return dst[:length], rate
         return None
 
     def _local_clock(self, epoch: int, holiday_days: frozenset[int]) -> tuple[bool, int]:

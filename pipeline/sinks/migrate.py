@@ -42,12 +42,9 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
 
 
 def split_statements(sql: str) -> tuple[str, ...]:
-    statements = []
-    for chunk in re.split(r";\s*\n", sql):
-        code = [line for line in chunk.splitlines() if not line.strip().startswith("--")]
-        if "".join(code).strip():  # a chunk of comments alone is no statement
-            statements.append(chunk.strip().rstrip(";"))
-    return tuple(statements)
+    # whole-line comments go first, so that a `;` ending a comment line never splits a statement
+    code = "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--"))
+    return tuple(chunk.strip() for chunk in re.split(r";[ \t]*(?:\n|$)", code) if chunk.strip())
 
 
 def render(statement: str, database: str) -> str:

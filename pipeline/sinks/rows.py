@@ -7,9 +7,11 @@ driver also truncates a Decimal with too many places silently; here that is an e
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterable
+from operator import itemgetter
+from typing import Any, Callable, Iterable
 
 MONEY_PLACES = 6  # prices and profits: rounded by the engine to the tariff's decimals (<= 6)
 RATE_PLACES = 9  # rates are not rounded by the engine
@@ -17,6 +19,7 @@ DECIMAL_DIGITS = 18
 UINT32_MAX = 2**32 - 1
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MILLISECOND = timedelta(milliseconds=1)
+SECOND = timedelta(seconds=1)
 DATETIME_END = datetime(2106, 2, 7, tzinfo=timezone.utc)  # DateTime is a UInt32 of seconds
 
 # (column, kind) in the order of migrations/0001_rated_calls.sql; `version` is derived
@@ -42,15 +45,17 @@ class RowError(ValueError):
 
 
 def row_from_record(record: dict[str, Any]) -> tuple:
-    row = []
-    for name, kind in COLUMN_KINDS:
-        try:
-            value = record[name]
-        except KeyError:
-            raise RowError(f"{name}: missing") from None
-        row.append(_CONVERT[kind](name, value))
-    row.append(_millis(record["rated_at"]))  # version: a later rating of the call wins
-    return tuple(row)
+    try:
+        values = list(_FIELDS_OF(record))
+    except KeyError as missing:
+        raise RowError(f"{missing.args[0]}: missing") from None
+    for position in _STRING_POSITIONS:
+        if type(values[position]) is not str:
+            _string(COLUMNS[position], values[position])
+    for position, name, convert in _CONVERTED:
+        values[position] = convert(name, values[position])
+    values.append(_millis(record["rated_at"]))  # version: a later rating of the call wins
+    return tuple(values)
 
 
 def last_rating_per_call(rows: Iterable[tuple]) -> list[tuple]:
@@ -83,7 +88,17 @@ def _flag(name: str, value: Any) -> int:
     return int(value)
 
 
+def _plain_decimal(places: int) -> re.Pattern:
+    return re.compile(rf"-?\d{{1,{DECIMAL_DIGITS - places}}}(?:\.\d{{1,{places}}})?\Z")
+
+
+# the engine writes money as plain decimal strings: one regex match proves them exact and in range
+_PLAIN = {MONEY_PLACES: _plain_decimal(MONEY_PLACES), RATE_PLACES: _plain_decimal(RATE_PLACES)}
+
+
 def _decimal(name: str, value: Any, places: int) -> Decimal:
+    if type(value) is str and _PLAIN[places].match(value):
+        return Decimal(value)
     if isinstance(value, float):  # already inexact: refuse rather than store a guess
         raise RowError(f"{name}: money must be a decimal string, got float {value!r}")
     try:
@@ -99,15 +114,16 @@ def _decimal(name: str, value: Any, places: int) -> Decimal:
     return amount
 
 
-def _time(name: str, value: Any) -> datetime:
+def _time(name: str, value: Any) -> int:
+    """Epoch seconds: DateTime holds whole seconds (18.16 has no DateTime64), and the driver
+    writes an int as it is, skipping its per-value time zone conversion."""
     if isinstance(value, int) and not isinstance(value, bool):
         value = EPOCH + value * MILLISECOND  # timestamp-millis not turned into a datetime
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise RowError(f"{name}: {value!r} is not an aware datetime")
     if not EPOCH <= value < DATETIME_END:
         raise RowError(f"{name}: {value!r} is outside the DateTime range")
-    # DateTime holds whole seconds; ClickHouse 18.16 has no DateTime64
-    return value.astimezone(timezone.utc).replace(microsecond=0)
+    return (value - EPOCH) // SECOND
 
 
 def _millis(value: Any) -> int:
@@ -116,7 +132,7 @@ def _millis(value: Any) -> int:
     return (value - EPOCH) // MILLISECOND
 
 
-_CONVERT = {
+_CONVERT: dict[str, Callable[[str, Any], Any]] = {
     "str": _string,
     "uint32": _uint32,
     "flag": _flag,
@@ -124,3 +140,7 @@ _CONVERT = {
     "rate": lambda name, value: _decimal(name, value, RATE_PLACES),
     "time": _time,
 }
+# per-column work decided once, not per record: this runs for every call (bench-sink)
+_FIELDS_OF = itemgetter(*(name for name, _ in COLUMN_KINDS))
+_STRING_POSITIONS = tuple(i for i, (_, kind) in enumerate(COLUMN_KINDS) if kind == "str")
+_CONVERTED = tuple((i, name, _CONVERT[kind]) for i, (name, kind) in enumerate(COLUMN_KINDS) if kind != "str")

@@ -1,0 +1,90 @@
+"""Issue 4 on the real broker: every CDR ends rated or rejected, redelivery charges nothing more,
+two workers share the partitions and both follow reference data published after they started."""
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import orjson
+
+from pipeline.sample_cdrs import sample_stream
+from pipeline.schemas import avro
+from pipeline.topic_io import produce_all, read_all
+from tests.integration.kit import outputs, seed_reference, start_worker, wait_for
+
+
+async def last_balances(settings) -> dict[str, str]:
+    latest: dict[str, tuple[int, str]] = {}
+    for message in await read_all(settings, "balance.updates"):
+        update = avro.decode("balance_update.v1", message.value)
+        if update["seq"] >= latest.get(update["account"], (-1, ""))[0]:
+            latest[update["account"]] = (update["seq"], update["balance"])
+    return {account: balance for account, (_, balance) in latest.items()}
+
+
+async def test_every_cdr_ends_rated_or_rejected_and_resending_charges_nothing(settings_factory):
+    settings = settings_factory()
+    await seed_reference(settings)
+    messages, expected = sample_stream("n-in-n-out", 500)
+    worker = start_worker(settings)
+    try:
+        await produce_all(settings, "cdr.raw", messages)
+        await wait_for(lambda: outputs(settings), 90, "all outputs", worker)
+        await wait_for(lambda: _eq(outputs(settings), len(messages)), 90, f"{len(messages)} outputs", worker)
+        rejected = Counter(orjson.loads(m.value)["reason"] for m in await read_all(settings, "cdr.rejected"))
+        rated = await read_all(settings, "cdr.rated")
+        assert {"rated": len(rated), **rejected} == expected
+        # each rejection carries the original bytes and where they were read
+        sample = orjson.loads((await read_all(settings, "cdr.rejected"))[0].value)
+        assert sample["topic"] == settings.topic("cdr.raw") and sample["payload"] and sample["detail"]
+
+        await asyncio.sleep(2)
+        balances_before = await last_balances(settings)
+        assert balances_before, "the calls charged someone"
+
+        await produce_all(settings, "cdr.raw", messages)  # the switch sends the same batch again
+        await wait_for(lambda: _eq(outputs(settings), 2 * len(messages)), 90, "the resent batch", worker)
+        await asyncio.sleep(3)
+        assert {m.key for m in await read_all(settings, "cdr.rated")} == {m.key for m in rated}
+        assert await last_balances(settings) == balances_before
+    finally:
+        worker.stop()
+
+
+async def test_two_workers_share_partitions_and_see_new_reference_data(settings_factory, tmp_path):
+    settings = settings_factory(partitions=4)
+    await seed_reference(settings)
+    first, second = start_worker(settings, "w1"), start_worker(settings, "w2")
+    try:
+        # published after both started: a new reseller's user with a tariff of his own
+        late = tmp_path / "late.json"
+        late.write_bytes(orjson.dumps([
+            {"kind": "account", "id": "r9", "type": "reseller", "tariff": "t-r-buy", "billing": "postpaid"},
+            {"kind": "tariff", "id": "t-r9", "owner": "r9", "rates": [{"prefix": "44", "rate": "0.7"}]},
+            {"kind": "account", "id": "u9", "type": "user", "parent": "r9", "tariff": "t-r9", "billing": "postpaid"},
+        ]))
+        await seed_reference(settings, late)
+        cdrs = [
+            (f"k{n}".encode(), orjson.dumps({"call_id": f"late-{n}", "server_id": "ast9", "account": "u9",
+                                             "dst": "447700900123", "start_time": 1764064800, "billsec": 60}))
+            for n in range(400)
+        ]
+        await produce_all(settings, "cdr.raw", cdrs)
+        rated = await wait_for(lambda: _all_rated(settings, 400), 120, "400 rated calls", first)
+        assert {avro.decode("rated_call.v1", m.value)["user_price"] for m in rated} == {"0.700000"}
+        assert await read_all(settings, "cdr.rejected") == []
+        await asyncio.sleep(11)  # one progress line of each worker
+        for worker in (first, second):
+            assert "rate_cdrs:" in worker.log_path.read_text(), f"{worker.log_path.name} rated nothing"
+    finally:
+        first.stop()
+        second.stop()
+
+
+async def _eq(count_coro, wanted: int) -> bool:
+    return (await count_coro) >= wanted
+
+
+async def _all_rated(settings, wanted: int):
+    rated = await read_all(settings, "cdr.rated")
+    return rated if len(rated) >= wanted else None

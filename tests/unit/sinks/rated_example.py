@@ -1,0 +1,21 @@
+"""The example priced call (pipeline/schemas/examples/rated_call.json), as tests need it."""
+from __future__ import annotations
+
+import json
+
+from pipeline.schemas import avro
+from pipeline.schemas.avro import SCHEMA_DIR
+
+
+def example_json() -> dict:
+    with open(SCHEMA_DIR / "examples" / "rated_call.json", encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def example_payload(**changes) -> bytes:
+    return avro.encode("rated_call.v1", {**example_json(), **changes})
+
+
+def example_record(**changes) -> dict:
+    """Through Avro, as the agent sees it: money strings, aware datetimes."""
+    return avro.decode("rated_call.v1", example_payload(**changes))

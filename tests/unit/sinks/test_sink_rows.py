@@ -1,0 +1,90 @@
+"""row_from_record: the example priced call becomes the exact row rated_calls expects."""
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from pipeline.schemas.avro import SCHEMA_DIR
+from pipeline.sinks.migrate import MIGRATIONS_DIR
+from pipeline.sinks.rows import COLUMNS, RowError, last_rating_per_call, row_from_record
+from tests.unit.sinks.rated_example import example_record
+
+
+def table_columns(table: str = "rated_calls") -> list[str]:
+    sql = (MIGRATIONS_DIR / "0001_rated_calls.sql").read_text()
+    body = sql[sql.index(f"{{database}}.{table}"):]
+    body = body[body.index("(") + 1:body.index("\n)")]
+    return [line.split()[0] for line in body.splitlines() if line.strip() and not line.strip().startswith("--")]
+
+
+def test_columns_match_the_migration_in_order():
+    assert list(COLUMNS) == table_columns()
+    assert len(row_from_record(example_record())) == len(table_columns())
+
+
+def test_example_row_has_exact_money_and_utc_seconds():
+    row = dict(zip(COLUMNS, row_from_record(example_record())))
+    assert row["user_price"] == Decimal("2.000000") and isinstance(row["user_price"], Decimal)
+    assert row["reseller_price"] == Decimal("1.2")
+    assert row["provider_price"] == Decimal("0.3")
+    assert row["reseller_profit"] == Decimal("0.8")
+    assert row["admin_profit"] == Decimal("0.9")
+    assert row["user_price"] - row["reseller_price"] == row["reseller_profit"]
+    assert row["start_time"] == int(datetime(2025, 11, 25, 8, 0, tzinfo=timezone.utc).timestamp())
+    assert row["rated_at"] == row["start_time"] + 1
+    assert row["version"] == 1764057601000  # rated_at in milliseconds
+    assert (row["server_id"], row["call_id"], row["reseller"]) == ("ast1", "1732528800.42", "r1")
+    assert (row["loss"], row["own_provider"]) == (0, 0)
+
+
+def test_same_record_twice_gives_the_same_row():
+    assert row_from_record(example_record()) == row_from_record(example_record())
+
+
+def test_every_avsc_field_is_a_column():
+    fields = [field["name"] for field in json.loads((SCHEMA_DIR / "rated_call.v1.avsc").read_text())["fields"]]
+    assert set(fields) <= set(COLUMNS)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("user_price", "0.0000001", "more than 6 decimal places"),  # the driver would truncate it
+    ("user_price", 2.5, "float"),
+    ("admin_profit", "1000000000000", "range"),
+    ("user_rate", "NaN", "finite"),
+    ("billsec", -1, "UInt32"),
+    ("loss", 1, "boolean"),
+    ("dst", 37061234567, "string"),
+    ("start_time", datetime(1969, 12, 31, tzinfo=timezone.utc), "DateTime range"),
+])
+def test_values_clickhouse_would_refuse_or_alter_are_refused(field, value, message):
+    record = {**example_record(), field: value}
+    with pytest.raises(RowError, match=re.escape(field)) as raised:
+        row_from_record(record)
+    assert message in str(raised.value)
+
+
+def test_exact_values_in_other_spellings_are_accepted():
+    record = {**example_record(), "user_price": "2.0000000000", "user_rate": "-0.123456789", "admin_profit": "-0.9"}
+    row = dict(zip(COLUMNS, row_from_record(record)))
+    assert row["user_price"] == Decimal(2)
+    assert row["user_rate"] == Decimal("-0.123456789")
+    assert row["admin_profit"] == Decimal("-0.9")
+
+
+def test_a_missing_field_is_named():
+    record = example_record()
+    del record["currency"]
+    with pytest.raises(RowError, match="currency: missing"):
+        row_from_record(record)
+
+
+def test_last_rating_per_call_keeps_the_newest_version():
+    older = row_from_record(example_record())
+    newer = row_from_record({**example_record(), "rated_at": 1764057700000, "user_price": "3.000000"})
+    other = row_from_record({**example_record(), "call_id": "other"})
+    kept = last_rating_per_call([newer, other, older, older])
+    assert sorted(kept) == sorted([newer, other])
