@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlparse
 
 from pydantic import Field
@@ -30,6 +31,8 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     log_level: str = "INFO"
+    # cdr.rated and the internal topics: "json" or "avro" (pipeline/schemas/wire.py says why json)
+    wire_format: Literal["json", "avro"] = "json"
     # what a worker runs; all by default. A worker of rating only scales the hot path on its own,
     # and the benchmarks measure the rating agent alone with it.
     roles: frozenset[str] = frozenset({"rate", "charge", "balance", "guard", "clickhouse"})

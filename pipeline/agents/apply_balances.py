@@ -14,7 +14,7 @@ from pipeline.app import app, settings, topics
 from pipeline.balances.ledger import Ledger
 from pipeline.cdr.decode import describe_validation_error
 from pipeline.cdr.process import Source, rejection
-from pipeline.schemas import avro
+from pipeline.schemas import wire
 from pipeline.schemas.payment import PaymentIn
 
 log = logging.getLogger(__name__)
@@ -44,13 +44,13 @@ async def apply_balances(stream):
             ledger = ledgers[account]
             balances[account] = ledger.to_json()
             update = {"account": account.decode(), "balance": str(ledger.balance), "seq": ledger.seq}
-            await send(UPDATES, account, avro.encode("balance_update.v1", update), None, None, None)
+            await send(UPDATES, account, wire.encode("balance_update.v1", update, settings.wire_format), None, None, None)
 
 
 def _entry(message):
     """(account, function applying the message to a ledger), or a cdr.rejected body."""
     if message.topic == CHARGES:
-        charge = avro.decode("balance_charge.v1", message.value)
+        charge = wire.decode("balance_charge.v1", message.value)
         amount = Decimal(charge["amount"])
         return charge["account"].encode(), lambda ledger: ledger.debit(
             charge["origin_partition"], charge["origin_offset"], amount

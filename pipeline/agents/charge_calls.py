@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pipeline.app import app, settings, topics
 from pipeline.balances.charges import charges_for
-from pipeline.schemas import avro
+from pipeline.schemas import wire
 
 CHARGES = topics.charges.get_topic_name()
 
@@ -22,7 +22,7 @@ async def charge_calls(stream):
             charged_at = charged_calls.get(message.key)
             if charged_at is not None and charged_at != origin:
                 continue  # a second delivery of a call already charged
-            debits = charges_for(avro.decode("rated_call.v1", message.value))
+            debits = charges_for(wire.decode("rated_call.v1", message.value))
             for account, amount in debits:
                 charge = {
                     "account": account,
@@ -31,7 +31,7 @@ async def charge_calls(stream):
                     "origin_partition": message.partition,
                     "origin_offset": message.offset,
                 }
-                await send(CHARGES, account.encode(), avro.encode("balance_charge.v1", charge), None, None, None)
+                await send(CHARGES, account.encode(), wire.encode("balance_charge.v1", charge, settings.wire_format), None, None, None)
             if charged_at is None and debits:
                 charged_calls[message.key] = origin
 

@@ -21,7 +21,7 @@ from pipeline.agents.reference import feed
 from pipeline.app import app, settings
 from pipeline.balances.guard_state import GuardState
 from pipeline.control_topic import account_states
-from pipeline.schemas import avro
+from pipeline.schemas import wire
 from pipeline.topic_io import reached
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class GuardBalances(faust.Service):
 
     @staticmethod
     def _apply_update(state: GuardState, value: bytes) -> bool:
-        update = avro.decode("balance_update.v1", value)
+        update = wire.decode("balance_update.v1", value)
         return state.set_balance(update["account"], Decimal(update["balance"]), update["seq"])
 
     async def _publish(self, state: GuardState, accounts) -> None:

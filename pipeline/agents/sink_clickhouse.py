@@ -1,38 +1,108 @@
-"""cdr.rated -> rating.rated_calls: decode, map, insert a batch, and only then let Faust commit.
+"""cdr.rated -> rating.rated_calls, and ref.accounts/tariffs/providers -> their mirror tables.
 
-Faust's `take_events` acks a batch's events when the agent asks for the next batch (the `finally`
-after its `yield`), and the consumer commits acked offsets only. The insert runs inside the loop
-body and retries until ClickHouse takes the rows, so no offset passes a row that is not stored.
-Two more ways the batch could be acked early are closed here:
-- an exception escaping the body would close the generator and ack the batch: nothing escapes,
-  a record that cannot become a row is counted and logged with its position instead;
-- a worker stop cancels the agent mid-insert, and the stream then acks and commits the batch:
-  `write_to_end` finishes the insert first (see there).
+Its own consumer group, not a Faust agent: a Faust app's agents share one consumer, so a sink
+waiting for ClickHouse would stall the money path behind it (charging, balances, blocking).
+Here ClickHouse being down delays only ClickHouse. Offsets are committed only after the rows
+of everything read so far are inserted; a crash or stop before that re-inserts, which the
+ReplacingMergeTree tables (keyed by the call, by the id) absorb.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 
-from pipeline.app import app, settings, topics
+import faust
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import CommitFailedError
+
+from pipeline.app import app, settings
 from pipeline.sinks.batch import rows_from_payloads
-from pipeline.sinks.clickhouse import ClickHouseWriter, write_to_end
+from pipeline.sinks.clickhouse import ClickHouseWriter
+from pipeline.sinks.reference_rows import MIRRORS, mirror_row
+from pipeline.topics import LARGE_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
+RATED = settings.topic("cdr.rated")
+MIRRORED = {settings.topic(name): name for name in MIRRORS}  # full topic name -> contract name
 
-writer = ClickHouseWriter(settings)
-refused_total = 0  # records that could not become rows since start: a bug upstream
 
+class SinkClickHouse(faust.Service):
+    async def on_start(self) -> None:
+        self.calls = ClickHouseWriter(settings)
+        self.mirrors = {
+            topic: ClickHouseWriter(settings, table=MIRRORS[name][0], columns=MIRRORS[name][1])
+            for topic, name in MIRRORED.items()
+        }
+        self.consumer = AIOKafkaConsumer(
+            RATED, *MIRRORED,
+            bootstrap_servers=settings.kafka_bootstrap,
+            group_id=f"{settings.app_id}-clickhouse",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=LARGE_MESSAGE_BYTES,
+            session_timeout_ms=10000,
+            heartbeat_interval_ms=1000,
+        )
+        await self.consumer.start()
+        self.refused_total = 0
 
-@app.agent(topics.cdr_rated)
-async def sink_clickhouse(stream):
-    global refused_total
-    async for events in stream.take_events(settings.sink_batch_size, within=settings.sink_flush_seconds):
-        positions = ((e.message.topic, e.message.partition, e.message.offset) for e in events)
-        rows, refused = rows_from_payloads(zip(positions, (e.value for e in events)))
-        for bad in refused:
-            # cdr.rated is written by our own rating agent only: this is a bug, not bad input
-            refused_total += 1
-            log.error("cdr.rated record at %s[%d]@%d cannot be stored (%d so far): %s",
-                      *bad.position, refused_total, bad.error)
+    async def on_stop(self) -> None:
+        await self.consumer.stop()
+
+    @faust.Service.task
+    async def _sink(self) -> None:
+        while not self.should_stop:
+            batch = await self._next_batch()
+            if batch:
+                await self._store(batch)
+                await self._commit(batch)
+
+    async def _next_batch(self) -> dict:
+        """Messages by partition, until sink_batch_size of them or sink_flush_seconds have passed."""
+        batch: dict = {}
+        count, deadline = 0, time.monotonic() + settings.sink_flush_seconds
+        while count < settings.sink_batch_size and time.monotonic() < deadline and not self.should_stop:
+            wait_ms = max(1, int((deadline - time.monotonic()) * 1000))
+            got = await self.consumer.getmany(timeout_ms=wait_ms, max_records=settings.sink_batch_size - count)
+            for tp, messages in got.items():
+                batch.setdefault(tp, []).extend(messages)
+                count += len(messages)
+            if count and not got:
+                break
+        return batch
+
+    async def _store(self, batch: dict) -> None:
+        rated = [m for tp, messages in batch.items() if tp.topic == RATED for m in messages]
+        if rated:
+            rows, refused = rows_from_payloads(((m.topic, m.partition, m.offset), m.value) for m in rated)
+            for bad in refused:  # cdr.rated is written by our rating agent only: a bug, not input
+                self.refused_total += 1
+                log.error("cdr.rated record at %s[%d]@%d cannot be stored (%d so far): %s",
+                          *bad.position, self.refused_total, bad.error)
+            if rows:
+                await asyncio.to_thread(self.calls.write, rows)  # retries until ClickHouse takes them
+        for tp, messages in batch.items():
+            if tp.topic in MIRRORED:
+                await self._mirror(tp.topic, messages)
+
+    async def _mirror(self, topic: str, messages) -> None:
+        rows = []
+        for m in messages:
+            try:
+                rows.append(mirror_row(MIRRORED[topic], m.key, m.value, m.offset, m.timestamp / 1000))
+            except Exception as exc:  # noqa: BLE001 - `ref apply` validated it; log the bug, go on
+                log.error("%s[%d]@%d cannot be mirrored: %s: %s", m.topic, m.partition, m.offset,
+                          type(exc).__name__, exc)
         if rows:
-            await write_to_end(writer, rows)
+            await asyncio.to_thread(self.mirrors[topic].write, rows)
+
+    async def _commit(self, batch: dict) -> None:
+        try:
+            await self.consumer.commit({tp: messages[-1].offset + 1 for tp, messages in batch.items()})
+        except CommitFailedError:  # partitions moved meanwhile: their new owner inserts them again
+            log.warning("sink_clickhouse: offsets not committed after a rebalance; rows will be re-inserted")
+
+
+if settings.runs("clickhouse"):
+    app.service(SinkClickHouse)

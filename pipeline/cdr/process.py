@@ -11,7 +11,7 @@ import orjson
 from pipeline.cdr.decode import CdrError, decode_cdr
 from pipeline.cdr.rated_record import rated_record
 from pipeline.rating.chain import CallToRate, NotRated, rate_call
-from pipeline.schemas import avro
+from pipeline.schemas import wire
 from pipeline.schemas.cdr import CdrIn
 
 log = logging.getLogger(__name__)
@@ -43,14 +43,15 @@ class Output:
     reason: str = ""
 
 
-def process_cdr(key: bytes | None, payload: bytes | None, source: Source, book, rated_at: datetime) -> Output:
+def process_cdr(key: bytes | None, payload: bytes | None, source: Source, book, rated_at: datetime,
+                wire_format: str = "json") -> Output:
     try:
         cdr = decode_cdr(payload)
         result = rate_call(_call_to_rate(cdr), book)
         if isinstance(result, NotRated):
             raise CdrError(result.reason, result.detail)
         record = rated_record(result, cdr, rated_at)
-        return Output(True, cdr.call_key.encode(), avro.encode("rated_call.v1", record))
+        return Output(True, cdr.call_key.encode(), wire.encode("rated_call.v1", record, wire_format))
     except CdrError as exc:
         return rejection(key, payload, source, exc.reason, exc.detail)
     except Exception as exc:  # a bug must not stop the worker nor lose the CDR

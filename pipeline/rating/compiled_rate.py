@@ -14,6 +14,7 @@ from pipeline.rating.reference import RateIn
 
 FULL_DAY_END = 86399
 DAY_TYPE_PRIORITY = {"WD": 0, "FD": 0, "all": 1}  # a specific day type wins a tie over "all"
+ROUNDING_CODES = {"half_up": 0, "up": 1, "down": 2}  # small ints: pricing compares them per leg
 
 
 class CompiledRate:

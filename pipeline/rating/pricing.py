@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from pipeline.rating.compiled_rate import CompiledRate
-from pipeline.rating.tariff_index import ROUNDING_CODES
+from pipeline.rating.compiled_rate import ROUNDING_CODES, CompiledRate
 
 POWERS_OF_TEN = tuple(10**places for places in range(7))
 QUANTUM = tuple(Decimal(1).scaleb(-places) for places in range(7))  # 1, 0.1, ... 0.000001

@@ -18,10 +18,8 @@ from zoneinfo import ZoneInfo
 
 from pipeline.rating import rules
 from pipeline.rating.gc_pause import gc_paused
-from pipeline.rating.compiled_rate import CompiledRate, RateCompiler
+from pipeline.rating.compiled_rate import ROUNDING_CODES, CompiledRate, RateCompiler
 from pipeline.rating.reference import RateIn, TariffIn
-
-ROUNDING_CODES = {"half_up": 0, "up": 1, "down": 2}  # as pricing.price_of reads them
 
 SECONDS_PER_DAY = 86400
 MAX_NUMBER_LENGTH = 40  # E.164 is 15 digits; prefixes longer than this are never probed

@@ -2,7 +2,6 @@
 environment, one ClickHouse connection, no Faust app."""
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import click

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SQL_TIME = "%Y-%m-%d %H:%M:%S"
 
 
 @dataclass(frozen=True)
@@ -32,9 +33,12 @@ def _source(database: str) -> str:
 def _period(date_from: date, date_to: date) -> tuple[str, dict]:
     if date_to < date_from:
         raise ValueError(f"the period ends ({date_to}) before it starts ({date_from})")
-    start = datetime.combine(date_from, time())
-    end = datetime.combine(date_to + timedelta(days=1), time())
-    return "start_time >= %(start)s AND start_time < %(end)s", {"start": start, "end": end}
+    # strings read by toDateTime(..., 'UTC'): UTC days whatever the server's or the client's time
+    # zone (the driver would shift an aware datetime into the server's zone first)
+    start = datetime.combine(date_from, time()).strftime(_SQL_TIME)
+    end = datetime.combine(date_to + timedelta(days=1), time()).strftime(_SQL_TIME)
+    sql = "start_time >= toDateTime(%(start)s, 'UTC') AND start_time < toDateTime(%(end)s, 'UTC')"
+    return sql, {"start": start, "end": end}
 
 
 def _where(date_from: date, date_to: date, reseller: str | None, user: str | None = None) -> tuple[str, dict]:

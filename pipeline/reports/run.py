@@ -1,6 +1,7 @@
 """Runs a report query and shapes the result as a Table; ASR and ACD are derived here, in Decimal."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Sequence
@@ -8,6 +9,7 @@ from typing import Any, Sequence
 from pipeline.reports.queries import Query
 
 SIXTY = Decimal(60)
+_DECIMAL_TYPE = re.compile(r"^(?:Nullable\()?Decimal(?:\(\d+, *|\d+\()(\d+)\)")
 HUNDRED = Decimal(100)
 
 
@@ -22,7 +24,19 @@ class Table:
 
 def fetch(client, query: Query) -> Table:
     rows, types = client.execute(query.sql, query.params, with_column_types=True)
-    return Table(tuple(name for name, _ in types), [tuple(row) for row in rows])
+    # the driver gives Decimal('2') for 2.000000: show every amount with its column's scale
+    scales = [_decimal_scale(type_name) for _, type_name in types]
+    shaped = [
+        tuple(value if scale is None or value is None else value.quantize(Decimal(1).scaleb(-scale))
+              for value, scale in zip(row, scales))
+        for row in rows
+    ]
+    return Table(tuple(name for name, _ in types), shaped)
+
+
+def _decimal_scale(type_name: str) -> int | None:
+    match = _DECIMAL_TYPE.match(type_name)
+    return int(match.group(1)) if match else None
 
 
 def with_asr_acd(table: Table) -> Table:

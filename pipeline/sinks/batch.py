@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Hashable, Iterable
 
-from pipeline.schemas import avro
+from pipeline.schemas import wire
 from pipeline.sinks.rows import last_rating_per_call, row_from_record
 
 SCHEMA = "rated_call.v1"
@@ -23,7 +23,7 @@ def rows_from_payloads(payloads: Iterable[tuple[Hashable, bytes]]) -> tuple[list
     rows, refused = [], []
     for position, payload in payloads:
         try:
-            rows.append(row_from_record(avro.decode(SCHEMA, payload)))
+            rows.append(row_from_record(wire.decode(SCHEMA, payload)))
         except Exception as exc:  # noqa: BLE001 - fastavro raises many types for a bad body
             refused.append(Refused(position, f"{type(exc).__name__}: {exc}"))
     return last_rating_per_call(rows), refused

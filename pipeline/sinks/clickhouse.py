@@ -9,7 +9,6 @@ ReplacingMergeTree folds into one row per call.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -104,22 +103,6 @@ class ClickHouseWriter:
                 client.disconnect()
             except Exception:  # noqa: BLE001 - closing a broken connection may fail too
                 pass
-
-
-async def write_to_end(writer: ClickHouseWriter, rows: Sequence[tuple]) -> int:
-    """`writer.write` in a thread (the event loop keeps heartbeating), finished even if cancelled.
-
-    Cancelling an agent (worker stop) makes Faust's stream ack and commit the batch in hand, so
-    the insert of that batch must end first. With ClickHouse down the stop waits for it; a killed
-    worker commits nothing and the batch comes again.
-    """
-    insert = asyncio.ensure_future(asyncio.to_thread(writer.write, rows))
-    try:
-        return await asyncio.shield(insert)
-    except asyncio.CancelledError:
-        log.info("stopping: finishing the ClickHouse insert of %d rows before its batch is acked", len(rows))
-        await insert
-        raise
 
 
 def _one_line(exc: BaseException) -> str:

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from pipeline.balances.charges import charges_for
-from pipeline.schemas import avro
+from pipeline.schemas import wire
 from pipeline.topic_io import produce_all, read_all
 from tests.integration.kit import seed_reference, start_worker, wait_for
 
@@ -106,14 +106,14 @@ async def expected_balances(settings, paid, calls: int) -> dict[str, Decimal]:
 
 
 async def distinct_rated(settings, calls: int):
-    records = {m.key: avro.decode("rated_call.v1", m.value) for m in await read_all(settings, "cdr.rated")}
+    records = {m.key: wire.decode("rated_call.v1", m.value) for m in await read_all(settings, "cdr.rated")}
     return records if len(records) >= calls else None
 
 
 async def balances_match(settings, expected: dict[str, Decimal]) -> bool:
     latest: dict[str, tuple[int, Decimal]] = {}
     for message in await read_all(settings, "balance.updates"):
-        update = avro.decode("balance_update.v1", message.value)
+        update = wire.decode("balance_update.v1", message.value)
         if update["seq"] >= latest.get(update["account"], (-1, None))[0]:
             latest[update["account"]] = (update["seq"], Decimal(update["balance"]))
     actual = {account: balance for account, (_, balance) in latest.items()}

@@ -8,7 +8,7 @@ from collections import Counter
 import orjson
 
 from pipeline.sample_cdrs import sample_stream
-from pipeline.schemas import avro
+from pipeline.schemas import wire
 from pipeline.topic_io import produce_all, read_all
 from tests.integration.kit import outputs, seed_reference, start_worker, wait_for
 
@@ -16,7 +16,7 @@ from tests.integration.kit import outputs, seed_reference, start_worker, wait_fo
 async def last_balances(settings) -> dict[str, str]:
     latest: dict[str, tuple[int, str]] = {}
     for message in await read_all(settings, "balance.updates"):
-        update = avro.decode("balance_update.v1", message.value)
+        update = wire.decode("balance_update.v1", message.value)
         if update["seq"] >= latest.get(update["account"], (-1, ""))[0]:
             latest[update["account"]] = (update["seq"], update["balance"])
     return {account: balance for account, (_, balance) in latest.items()}
@@ -71,7 +71,7 @@ async def test_two_workers_share_partitions_and_see_new_reference_data(settings_
         ]
         await produce_all(settings, "cdr.raw", cdrs)
         rated = await wait_for(lambda: _all_rated(settings, 400), 120, "400 rated calls", first)
-        assert {avro.decode("rated_call.v1", m.value)["user_price"] for m in rated} == {"0.700000"}
+        assert {wire.decode("rated_call.v1", m.value)["user_price"] for m in rated} == {"0.700000"}
         assert await read_all(settings, "cdr.rejected") == []
         await asyncio.sleep(11)  # one progress line of each worker
         for worker in (first, second):

@@ -7,7 +7,7 @@ import orjson
 import pytest
 from clickhouse_driver import Client
 
-from pipeline.schemas import avro
+from pipeline.schemas import wire
 from pipeline.sinks.migrate import migrate
 from pipeline.topic_io import produce_all, read_all
 from tests.integration.kit import seed_reference, start_worker, wait_for
@@ -27,7 +27,7 @@ async def test_one_cdr_priced_end_to_end(settings_factory):
 
         rated = await wait_for(lambda: read_all(settings, "cdr.rated"), 60, "cdr.rated", worker)
         assert [m.key for m in rated] == [b"ast1/smoke-1"]
-        record = avro.decode("rated_call.v1", rated[0].value)
+        record = wire.decode("rated_call.v1", rated[0].value)
         # the seed: 2/min retail, 1.2/min wholesale, 0.3/min + 0.05 connection at the provider (3706)
         assert (record["user_price"], record["reseller_price"], record["provider_price"]) == (
             "2.000000", "1.200000", "0.350000")

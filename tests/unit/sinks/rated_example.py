@@ -19,3 +19,17 @@ def example_payload(**changes) -> bytes:
 def example_record(**changes) -> dict:
     """Through Avro, as the agent sees it: money strings, aware datetimes."""
     return avro.decode("rated_call.v1", example_payload(**changes))
+
+
+def literal(value) -> str:
+    """A SQL literal for chdb seeding (never used against the server: the sink passes data)."""
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return str(value)
+
+
+def literal_insert(database: str, rows: list[tuple]) -> str:
+    from pipeline.sinks.rows import COLUMNS
+
+    values = ", ".join("(" + ", ".join(literal(v) for v in row) + ")" for row in rows)
+    return f"INSERT INTO {database}.rated_calls ({', '.join(COLUMNS)}) VALUES {values}"

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from pipeline.sinks.migrate import apply_migrations, load_migrations, render, split_statements
-from pipeline.sinks.rows import COLUMNS, row_from_record
-from tests.unit.sinks.rated_example import example_record
+from pipeline.sinks.rows import row_from_record
+from tests.unit.sinks.rated_example import example_record, literal_insert
 
 chdb_session = pytest.importorskip("chdb.session")
 
@@ -28,14 +28,8 @@ def rows_of(session, sql: str) -> list[list[str]]:
     return [line.split("\t") for line in str(session.query(sql, "TSV")).splitlines()]
 
 
-def literal(value) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'" if isinstance(value, str) else str(value)
-
-
 def insert_example(session, **changes) -> None:
-    row = row_from_record({**example_record(), **changes})
-    session.query(f"INSERT INTO dialect.rated_calls ({', '.join(COLUMNS)}) VALUES "
-                  f"({', '.join(literal(value) for value in row)})")
+    session.query(literal_insert("dialect", [row_from_record(example_record(**changes))]))
 
 
 def test_every_statement_creates_its_object_on_current_clickhouse(chdb):

@@ -1,14 +1,13 @@
-"""ClickHouseWriter retries with capped backoff and never drops rows; write_to_end survives a cancel."""
+"""ClickHouseWriter retries with capped backoff and never drops rows."""
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 
 import pytest
 
 from pipeline.settings import Settings
-from pipeline.sinks.clickhouse import Backoff, ClickHouseWriter, client_url, insert_statement, write_to_end
+from pipeline.sinks.clickhouse import Backoff, ClickHouseWriter, client_url, insert_statement
 from pipeline.sinks.rows import COLUMNS
 
 
@@ -71,23 +70,3 @@ def test_client_url_points_at_another_database_and_keeps_the_rest():
     assert insert_statement("r", "accounts", ("id", "name")) == "INSERT INTO r.accounts (id, name) VALUES"
 
 
-async def test_write_to_end_finishes_the_insert_when_cancelled():
-    """Faust acks a batch when its agent is cancelled: the insert must be done by then."""
-    started, release, done = threading.Event(), threading.Event(), []
-
-    class SlowWriter:
-        def write(self, rows):
-            started.set()
-            release.wait(5)
-            done.append(rows)
-            return len(rows)
-
-    task = asyncio.ensure_future(write_to_end(SlowWriter(), [("a",)]))
-    await asyncio.to_thread(started.wait, 5)
-    task.cancel()
-    await asyncio.sleep(0.05)
-    assert not task.done()  # still waiting for the insert, not abandoning it
-    release.set()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert done == [[("a",)]]

@@ -1,0 +1,131 @@
+"""`bench-stream`: CDRs/s through the rating agent, beside (a) an empty Faust agent and (b) raw
+aiokafka consume -> produce, all reading the same CDRs from the same broker in the same run."""
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from pipeline.kafka_admin import ensure_topics
+from pipeline.reference_apply import apply_files
+from pipeline.sample_cdrs import good_cdr
+from pipeline.settings import REPO_ROOT, Settings
+from pipeline.topic_io import produce_all, read_all
+from pipeline.worker_process import WorkerProcess, settings_env
+
+import random
+
+
+def run(settings: Settings, cdrs: int) -> dict[str, float]:
+    settings = settings.model_copy(update={"topic_prefix": f"{settings.topic_prefix}bench-{int(time.time())}-"})
+    say = lambda text: click.echo(f"[bench-stream] {text}")  # noqa: E731
+    say(f"topics {settings.topic_prefix}*, {settings.partitions} partitions; producing {cdrs} CDRs")
+    asyncio.run(ensure_topics(settings))
+    asyncio.run(apply_files(settings, [str(REPO_ROOT / "samples" / f) for f in ("operator.json", "resellers.json")]))
+    rng = random.Random(1)
+    started = time.monotonic()
+    asyncio.run(produce_all(settings, "cdr.raw", (
+        (f"b{n}".encode(), orjson.dumps(good_cdr("bench", n, rng))) for n in range(cdrs)), linger_ms=20))
+    produced = cdrs / (time.monotonic() - started)
+
+    results: dict[str, float] = {}
+    say("(b) raw aiokafka consume -> produce ...")
+    results["(b) raw aiokafka consume -> produce"] = asyncio.run(raw_passthrough(settings, cdrs))
+    say("(a) empty Faust agent, take_events() ...")
+    results["(a) empty Faust agent, take_events()"] = empty_faust_agent(settings, cdrs)
+    say("rating agent (worker with role rate only) ...")
+    results["rating agent (worker, role rate)"] = rating_worker(settings, cdrs, "rate-only", {"rate"})
+    say("whole worker (rate + charge + balance + guard + ClickHouse) ...")
+    settings_all = settings.model_copy(update={"topic_prefix": settings.topic_prefix + "all-"})
+    asyncio.run(ensure_topics(settings_all))
+    asyncio.run(apply_files(settings_all, [str(REPO_ROOT / "samples" / f) for f in ("operator.json", "resellers.json")]))
+    asyncio.run(produce_all(settings_all, "cdr.raw", (
+        (f"b{n}".encode(), orjson.dumps(good_cdr("bench", n, random.Random(n)))) for n in range(cdrs)), linger_ms=20))
+    results["whole worker, all roles (rated output)"] = rating_worker(settings_all, cdrs, "all-roles", set(settings.roles))
+
+    click.echo(f"\nproducer (aiokafka, batched): {produced:,.0f} CDR/s\n")
+    click.echo(f"{'pipeline':<42} {'CDR/s':>10} {'vs (a)':>8}")
+    click.echo("-" * 62)
+    empty = results["(a) empty Faust agent, take_events()"]
+    for name, rate in results.items():
+        click.echo(f"{name:<42} {rate:>10,.0f} {rate / empty:>8.0%}")
+    click.echo(f"\ntargets: rating agent >= 10,000 CDR/s and >= 60% of (a); {cdrs} CDRs, same broker, same run")
+    return results
+
+
+async def raw_passthrough(settings: Settings, cdrs: int) -> float:
+    consumer = AIOKafkaConsumer(
+        settings.topic("cdr.raw"), bootstrap_servers=settings.kafka_bootstrap,
+        group_id=f"{settings.app_id}-raw-baseline", auto_offset_reset="earliest", enable_auto_commit=False,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5)
+    await consumer.start()
+    await producer.start()
+    out, seen, first = settings.topic("bench.passthrough"), 0, None
+    try:
+        while seen < cdrs:
+            batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+            first = first or (time.monotonic() if batches else None)
+            for messages in batches.values():
+                for message in messages:
+                    await producer.send(out, message.value, key=message.key)
+                seen += len(messages)
+            await producer.flush()  # as at-least-once demands: outputs durable before the commit
+            await consumer.commit()
+        return seen / (time.monotonic() - first)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+def empty_faust_agent(settings: Settings, cdrs: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        result = Path(tmp) / "result.json"
+        env = settings_env(settings) | {"BENCH_EVENTS": str(cdrs), "BENCH_RESULT": str(result)}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.bench.empty_faust", "worker", "--without-web", "-l", "warn"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 600
+            while not result.exists() and time.monotonic() < deadline and process.poll() is None:
+                time.sleep(0.2)
+            data = orjson.loads(result.read_bytes())
+        finally:
+            process.terminate()
+            process.wait(30)
+    return data["events"] / data["seconds"]
+
+
+def rating_worker(settings: Settings, cdrs: int, name: str, roles: set[str]) -> float:
+    worker_settings = settings.model_copy(update={"roles": frozenset(roles)})
+    worker = WorkerProcess(worker_settings, settings.local_dir / "logs" / f"bench-{name}.log").start()
+    try:
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            count = asyncio.run(_outputs(settings))
+            click.echo(f"\r    {count}/{cdrs} out", nl=False)
+            if count >= cdrs:
+                break
+            if not worker.alive():
+                raise click.ClickException(f"worker died:\n{worker.log_tail()}")
+            time.sleep(1)
+        click.echo()
+    finally:
+        worker.stop()
+    # from the first output to the last, by the broker's timestamps: start-up is not counted
+    stamps = [m.timestamp for t in ("cdr.rated", "cdr.rejected") for m in asyncio.run(read_all(settings, t))]
+    return len(stamps) / max((max(stamps) - min(stamps)) / 1000, 1e-3)
+
+
+async def _outputs(settings: Settings) -> int:
+    from pipeline.topic_io import count_messages
+
+    return await count_messages(settings, "cdr.rated") + await count_messages(settings, "cdr.rejected")
