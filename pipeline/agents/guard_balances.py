@@ -17,6 +17,7 @@ import faust
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 
+from pipeline.agents.loop import run_steps
 from pipeline.agents.reference import feed
 from pipeline.app import app, settings
 from pipeline.balances.guard_state import GuardState
@@ -71,22 +72,28 @@ class GuardBalances(faust.Service):
     @faust.Service.task
     async def _guard(self) -> None:
         await feed.ready.wait()
-        state: GuardState | None = None
-        while not self.should_stop:
-            if self.assignment.changed.is_set():
-                self.assignment.changed.clear()
-                state = await self._take_over() if self.consumer.assignment() else None
-            batches = await self.consumer.getmany(timeout_ms=20)
-            if state is None:
-                continue
-            touched = set(self.pending)
-            self.pending.clear()
-            for messages in batches.values():
-                for message in messages:
-                    if self._apply_update(state, message.value):
-                        touched.add(message.key.decode())
-            if touched:
-                await self._publish(state, touched)
+        self.state: GuardState | None = None
+        await run_steps(self, self._step, on_error=self._start_over)
+
+    async def _start_over(self) -> None:
+        self.state = None
+        self.assignment.changed.set()  # rebuild from the compacted topics at the next step
+
+    async def _step(self) -> None:
+        if self.assignment.changed.is_set():
+            self.assignment.changed.clear()
+            self.state = await self._take_over() if self.consumer.assignment() else None
+        batches = await self.consumer.getmany(timeout_ms=20)
+        if self.state is None:
+            return
+        touched = set(self.pending)
+        self.pending.clear()
+        for messages in batches.values():
+            for message in messages:
+                if self._apply_update(self.state, message.value):
+                    touched.add(message.key.decode())
+        if touched:
+            await self._publish(self.state, touched)
 
     async def _take_over(self) -> GuardState:
         """Rebuild from the compacted topics, then publish whatever differs from switch.control."""

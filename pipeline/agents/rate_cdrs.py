@@ -15,6 +15,7 @@ import faust
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import CommitFailedError
 
+from pipeline.agents.loop import rewind_to_committed, run_steps
 from pipeline.agents.reference import feed
 from pipeline.app import app, settings
 from pipeline.cdr.process import Output, Source, process_cdr
@@ -63,14 +64,16 @@ class RateCdrs(faust.Service):
     @faust.Service.task
     async def _rate(self) -> None:
         await feed.ready.wait()
-        while not self.should_stop:
-            batches = await self.consumer.getmany(
-                timeout_ms=int(settings.rate_batch_seconds * 1000) or 1, max_records=settings.rate_batch_size
-            )
-            messages = [m for partition in batches.values() for m in partition]
-            if messages:
-                await self._rate_and_send(messages)
-                await self._commit(batches)
+        await run_steps(self, self._step, on_error=lambda: rewind_to_committed(self.consumer))
+
+    async def _step(self) -> None:
+        batches = await self.consumer.getmany(
+            timeout_ms=int(settings.rate_batch_seconds * 1000) or 1, max_records=settings.rate_batch_size
+        )
+        messages = [m for partition in batches.values() for m in partition]
+        if messages:
+            await self._rate_and_send(messages)
+            await self._commit(batches)
 
     async def _rate_and_send(self, messages) -> None:
         rated_at = datetime.now(timezone.utc)

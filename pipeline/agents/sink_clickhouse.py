@@ -16,6 +16,7 @@ import faust
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import CommitFailedError
 
+from pipeline.agents.loop import rewind_to_committed, run_steps
 from pipeline.app import app, settings
 from pipeline.sinks.batch import rows_from_payloads
 from pipeline.sinks.clickhouse import ClickHouseWriter
@@ -52,11 +53,13 @@ class SinkClickHouse(faust.Service):
 
     @faust.Service.task
     async def _sink(self) -> None:
-        while not self.should_stop:
-            batch = await self._next_batch()
-            if batch:
-                await self._store(batch)
-                await self._commit(batch)
+        await run_steps(self, self._step, on_error=lambda: rewind_to_committed(self.consumer))
+
+    async def _step(self) -> None:
+        batch = await self._next_batch()
+        if batch:
+            await self._store(batch)
+            await self._commit(batch)
 
     async def _next_batch(self) -> dict:
         """Messages by partition, until sink_batch_size of them or sink_flush_seconds have passed."""
