@@ -65,11 +65,6 @@ class ReferenceFeed:
             await self.poll(timeout_ms=200)
         self.ready.set()
 
-    async def run(self) -> None:
-        """Keep applying updates as they are published, until cancelled."""
-        while True:
-            await self.poll(timeout_ms=500)
-
     async def poll(self, timeout_ms: int) -> int:
         assert self._consumer is not None
         batches = await self._consumer.getmany(timeout_ms=timeout_ms)

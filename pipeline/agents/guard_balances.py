@@ -72,28 +72,28 @@ class GuardBalances(faust.Service):
     @faust.Service.task
     async def _guard(self) -> None:
         await feed.ready.wait()
-        self.state: GuardState | None = None
+        self.guard: GuardState | None = None
         await run_steps(self, self._step, on_error=self._start_over)
 
     async def _start_over(self) -> None:
-        self.state = None
+        self.guard = None
         self.assignment.changed.set()  # rebuild from the compacted topics at the next step
 
     async def _step(self) -> None:
         if self.assignment.changed.is_set():
             self.assignment.changed.clear()
-            self.state = await self._take_over() if self.consumer.assignment() else None
+            self.guard = await self._take_over() if self.consumer.assignment() else None
         batches = await self.consumer.getmany(timeout_ms=20)
-        if self.state is None:
+        if self.guard is None:
             return
         touched = set(self.pending)
         self.pending.clear()
         for messages in batches.values():
             for message in messages:
-                if self._apply_update(self.state, message.value):
+                if self._apply_update(self.guard, message.value):
                     touched.add(message.key.decode())
         if touched:
-            await self._publish(self.state, touched)
+            await self._publish(self.guard, touched)
 
     async def _take_over(self) -> GuardState:
         """Rebuild from the compacted topics, then publish whatever differs from switch.control."""

@@ -18,6 +18,8 @@ async def run_steps(service, step: Callable[[], Awaitable[None]],
         except asyncio.CancelledError:
             raise
         except Exception:
+            if service.should_stop:  # consumers closed under a step that was still waiting
+                return
             log.exception("%s: step failed; retrying in %.0f s", type(service).__name__, RETRY_AFTER)
             await asyncio.sleep(RETRY_AFTER)
             if on_error is not None:

@@ -5,6 +5,7 @@ import logging
 
 import faust
 
+from pipeline.agents.loop import run_steps
 from pipeline.app import app, settings
 from pipeline.kafka_admin import ensure_topics
 from pipeline.reference_feed import ReferenceFeed
@@ -30,4 +31,4 @@ class FollowReference(faust.Service):
     @faust.Service.task
     async def _follow(self) -> None:
         await feed.ready.wait()
-        await feed.run()
+        await run_steps(self, lambda: feed.poll(timeout_ms=500))
