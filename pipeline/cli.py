@@ -16,7 +16,7 @@ from pipeline.settings import Settings
 
 
 def register(group: click.Group) -> None:
-    for command in (ref, pay, replay_rejected, state, blocked, demo, bench_rating, bench_stream, bench_guard):
+    for command in (ref, pay, balances, replay_rejected, state, blocked, demo, bench_rating, bench_stream, bench_guard):
         group.add_command(command)
     try:
         from pipeline.sinks.cli import register as register_clickhouse
@@ -64,6 +64,16 @@ def pay(account: str, amount: str, payment_id: str | None) -> None:
     payment_id = payment_id or str(uuid.uuid4())
     asyncio.run(send_payment(Settings(), payment_id, account, value))
     click.echo(f"payment {payment_id}: {account} +{value}")
+
+
+@click.command(help="Balances now (all accounts, or the ACCOUNTs given); an account never charged nor paid is 0.")
+@click.argument("accounts", nargs=-1)
+def balances(accounts: tuple[str, ...]) -> None:
+    from pipeline.control_topic import current_balances
+
+    known = asyncio.run(current_balances(Settings()))
+    for account in accounts or sorted(known):
+        click.echo(f"{account:<20} {known.get(account, Decimal(0)):>16}")
 
 
 @click.command("replay-rejected", help="Send rejected records back to the topic they came from.")

@@ -1,8 +1,11 @@
-"""switch.control as a switch reads it: from the beginning, the last value per account."""
+"""What switches and operators read: account states on switch.control, balances on balance.updates."""
 from __future__ import annotations
+
+from decimal import Decimal
 
 import orjson
 
+from pipeline.schemas import wire
 from pipeline.settings import Settings
 from pipeline.topic_io import read_all
 
@@ -16,3 +19,13 @@ async def account_states(settings: Settings) -> dict[str, dict]:
         else:
             latest.pop(message.key.decode(), None)
     return latest
+
+
+async def current_balances(settings: Settings) -> dict[str, Decimal]:
+    """account id -> its balance now: the newest snapshot (highest seq) on balance.updates."""
+    latest: dict[str, tuple[int, Decimal]] = {}
+    for message in await read_all(settings, "balance.updates"):
+        update = wire.decode("balance_update.v1", message.value)
+        if update["seq"] >= latest.get(update["account"], (-1, None))[0]:
+            latest[update["account"]] = (update["seq"], Decimal(update["balance"]))
+    return {account: balance for account, (_, balance) in latest.items()}

@@ -9,7 +9,7 @@ from decimal import Decimal
 import click
 import orjson
 
-from pipeline.control_topic import account_states
+from pipeline.control_topic import account_states, current_balances
 from pipeline.kafka_admin import ensure_topics
 from pipeline.payments import send_payment
 from pipeline.reference_apply import apply_files
@@ -52,7 +52,7 @@ def run_demo(settings: Settings, calls: int) -> int:
         asyncio.run(produce_all(settings, "cdr.raw", messages))
         _wait_for_outputs(settings, len(messages))
         elapsed = time.monotonic() - started
-        _report(settings, expected, elapsed)
+        _report(settings, run, elapsed)
     finally:
         worker.stop()
     return 0
@@ -74,17 +74,43 @@ async def _counts(settings: Settings) -> tuple[int, int]:
     return await count_messages(settings, "cdr.rated"), await count_messages(settings, "cdr.rejected")
 
 
-def _report(settings: Settings, expected: dict[str, int], elapsed: float) -> None:
+def _clickhouse_summary(settings: Settings, run: str, timeout: float = 60.0) -> list[str]:
+    """Rows of this run in rating.rated_calls (FINAL: one per call), once the sink has them all."""
+    from pipeline.sinks.clickhouse import connect
+
+    client, table = connect(settings), f"{settings.clickhouse_database}.rated_calls"
+    where = {"run": f"{run}-%"}
+    expected = asyncio.run(count_messages(settings, "cdr.rated"))
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = client.execute(f"SELECT count() FROM {table} FINAL WHERE call_id LIKE %(run)s", where)[0][0]
+        if rows >= expected or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    lines = [f"ClickHouse:   {rows} rows in {table} (FINAL, one per call)"]
+    per_reseller = client.execute(
+        f"SELECT reseller, count(), sum(user_price), sum(reseller_profit), sum(admin_profit) "
+        f"FROM {table} FINAL WHERE call_id LIKE %(run)s GROUP BY reseller ORDER BY reseller", where)
+    lines.append(f"  {'reseller':<10} {'calls':>6} {'revenue':>12} {'reseller profit':>16} {'admin profit':>13}")
+    for reseller, calls, revenue, reseller_profit, admin_profit in per_reseller:
+        lines.append(f"  {reseller or '(direct)':<10} {calls:>6} {revenue:>12.2f} {reseller_profit:>16.2f} {admin_profit:>13.2f}")
+    return lines
+
+
+def _report(settings: Settings, run: str, elapsed: float) -> None:
     rejected = Counter(orjson.loads(m.value)["reason"] for m in asyncio.run(read_all(settings, "cdr.rejected")))
     rated = asyncio.run(count_messages(settings, "cdr.rated"))
     click.echo(click.style("==> what happened", bold=True))
     click.echo(f"    CDRs read:    {rated + sum(rejected.values())} in {elapsed:.1f} s")
     click.echo(f"    priced:       {rated} (cdr.rated)")
     click.echo(f"    rejected:     {sum(rejected.values())} (cdr.rejected): " + ", ".join(f"{r} {n}" for r, n in sorted(rejected.items())))
-    from pipeline.sinks.demo_report import clickhouse_summary
-    for line in clickhouse_summary(settings, rated):
+    for line in _clickhouse_summary(settings, run):
         click.echo(f"    {line}")
-    click.echo("    switch.control (what the switches are told):")
     time.sleep(1.0)  # the guard follows the balances within milliseconds; let the last ones land
+    balances = asyncio.run(current_balances(settings))
+    click.echo("    balances now, and what switch.control tells the switches:")
+    click.echo(f"      {'account':<8} {'balance':>12}  {'state':<8} {'reason':<17} {'switch':<8} version")
     for account, state in sorted(asyncio.run(account_states(settings)).items()):
-        click.echo(f"      {account:<6} {state['state']:<8} {state['reason']:<17} balance {state['balance']:>12}  server {state['server']}")
+        balance = balances.get(account, Decimal(0))
+        click.echo(f"      {account:<8} {balance:>12.2f}  {state['state']:<8} {state['reason']:<17} "
+                   f"{state['server']:<8} {state['version']}")

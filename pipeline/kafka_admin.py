@@ -48,5 +48,7 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], timeou
         if all(p["leader"] >= 0 for t in described for p in t["partitions"]) and all(
             t["partitions"] for t in described
         ):
+            # the controller has leaders; the broker's own metadata cache follows a moment later
+            await asyncio.sleep(0.5)
             return
         await asyncio.sleep(0.1)

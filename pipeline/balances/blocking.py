@@ -35,9 +35,9 @@ def own_block_reason(account, balance: Decimal) -> str | None:
 
 def evaluate(account_id: str, lookup: Callable[[str], object], balances: Mapping[str, Decimal],
              default_server: str) -> AccountState | None:
-    """The effective state of an account; None if the account is unknown (deleted)."""
+    """The effective state of an account; None for the admin and for unknown (deleted) accounts."""
     account = lookup(account_id)
-    if account is None:
+    if account is None or account.type == "admin":  # the admin has no balance and no switch line
         return None
     chain = _ancestors(account, lookup)
     reason = own_block_reason(account, balances.get(account.id, _ZERO))

@@ -21,7 +21,7 @@ from pipeline.rating.book import ReferenceBook
 from pipeline.rating.chain import NotRated, rate_call
 from pipeline.rating.csv_rates import load_rates_csv
 from pipeline.rating.pricing import ZERO_PRICE, billed_seconds, charge
-from pipeline.rating.reference import AccountIn, ProviderIn, RateIn, TariffIn
+from pipeline.rating.reference import AccountIn, ProviderIn, TariffIn
 from pipeline.rating.tariff_index import TariffIndex
 
 NAIVE_SCAN_PREFIXES = 1_000

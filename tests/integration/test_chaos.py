@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from pipeline.balances.charges import charges_for
+from pipeline.control_topic import current_balances
 from pipeline.schemas import wire
 from pipeline.topic_io import produce_all, read_all
 from tests.integration.kit import seed_reference, start_worker, wait_for
@@ -111,14 +112,8 @@ async def distinct_rated(settings, calls: int):
 
 
 async def balances_match(settings, expected: dict[str, Decimal]) -> bool:
-    latest: dict[str, tuple[int, Decimal]] = {}
-    for message in await read_all(settings, "balance.updates"):
-        update = wire.decode("balance_update.v1", message.value)
-        if update["seq"] >= latest.get(update["account"], (-1, None))[0]:
-            latest[update["account"]] = (update["seq"], Decimal(update["balance"]))
-    actual = {account: balance for account, (_, balance) in latest.items()}
-    wanted = {account: amount for account, amount in expected.items() if amount != 0}
-    return {a: b for a, b in actual.items() if b != 0} == wanted
+    actual = {a: b for a, b in (await current_balances(settings)).items() if b != 0}
+    return actual == {a: b for a, b in expected.items() if b != 0}
 
 
 async def count_rejected(settings) -> int:

@@ -8,18 +8,10 @@ from collections import Counter
 import orjson
 
 from pipeline.sample_cdrs import sample_stream
+from pipeline.control_topic import current_balances
 from pipeline.schemas import wire
 from pipeline.topic_io import produce_all, read_all
 from tests.integration.kit import outputs, seed_reference, start_worker, wait_for
-
-
-async def last_balances(settings) -> dict[str, str]:
-    latest: dict[str, tuple[int, str]] = {}
-    for message in await read_all(settings, "balance.updates"):
-        update = wire.decode("balance_update.v1", message.value)
-        if update["seq"] >= latest.get(update["account"], (-1, ""))[0]:
-            latest[update["account"]] = (update["seq"], update["balance"])
-    return {account: balance for account, (_, balance) in latest.items()}
 
 
 async def test_every_cdr_ends_rated_or_rejected_and_resending_charges_nothing(settings_factory):
@@ -39,14 +31,14 @@ async def test_every_cdr_ends_rated_or_rejected_and_resending_charges_nothing(se
         assert sample["topic"] == settings.topic("cdr.raw") and sample["payload"] and sample["detail"]
 
         await asyncio.sleep(2)
-        balances_before = await last_balances(settings)
+        balances_before = await current_balances(settings)
         assert balances_before, "the calls charged someone"
 
         await produce_all(settings, "cdr.raw", messages)  # the switch sends the same batch again
         await wait_for(lambda: _eq(outputs(settings), 2 * len(messages)), 90, "the resent batch", worker)
         await asyncio.sleep(3)
         assert {m.key for m in await read_all(settings, "cdr.rated")} == {m.key for m in rated}
-        assert await last_balances(settings) == balances_before
+        assert await current_balances(settings) == balances_before
     finally:
         worker.stop()
 

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import logging
-import threading
 
-import pytest
 
 from pipeline.settings import Settings
 from pipeline.sinks.clickhouse import Backoff, ClickHouseWriter, client_url, insert_statement

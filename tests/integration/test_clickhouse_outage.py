@@ -1,0 +1,152 @@
+"""ClickHouse goes down under a running worker: rating goes on, the sink retries, and after the
+restart every call is in rated_calls exactly once.
+
+This stops the shared local ClickHouse server (the one deploy/local/up started with the default
+environment) and always starts it again with deploy/local/up, so later tests find it running.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import orjson
+import pytest
+
+from pipeline.settings import REPO_ROOT, Settings
+from pipeline.sinks.clickhouse import connect
+from pipeline.sinks.migrate import migrate
+from pipeline.topic_io import read_all, produce_all
+from tests.integration.kit import seed_reference, start_worker, wait_for
+
+pytestmark = [pytest.mark.clickhouse, pytest.mark.slow]
+
+BEFORE, DURING = 20, 30
+
+
+def stack_pid_file() -> Path:
+    """deploy/local/lib.sh: $RATING_LOCAL_DIR (default <repo>/.local) /run/clickhouse.pid."""
+    state_dir = os.environ.get("RATING_LOCAL_DIR") or str(REPO_ROOT / ".local")
+    return Path(state_dir).resolve() / "run" / "clickhouse.pid"
+
+
+def native_address() -> tuple[str, int]:
+    url = urlparse(Settings().clickhouse_url)  # the default environment's server, as `up` reads it
+    return url.hostname or "127.0.0.1", url.port or 9000
+
+
+def refuses_connections(address: tuple[str, int]) -> bool:
+    try:
+        socket.create_connection(address, timeout=1).close()
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def gone(pid: int) -> bool:
+    """Exited (or a zombie nobody reaped yet: it serves nothing either)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return any(line.startswith("State:") and "Z" in line.split()[1] for line in status.splitlines())
+
+
+def stop_clickhouse(timeout: float = 60.0) -> None:
+    pid_file = stack_pid_file()
+    pid = int(pid_file.read_text().strip())
+    command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    # the same check as lib.sh pid_is_ours: never signal a process that merely reused the number
+    assert "clickhouse-server" in command and str(pid_file.parent.parent) in command, command
+    os.kill(pid, signal.SIGTERM)
+    address = native_address()
+    deadline = time.monotonic() + timeout
+    while not (gone(pid) and refuses_connections(address)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"ClickHouse (pid {pid}) still running {timeout} s after SIGTERM")
+        time.sleep(0.2)
+
+
+def start_clickhouse() -> None:
+    # the default environment on purpose: the test settings' RATING_LOCAL_DIR is a temp dir
+    subprocess.run([str(REPO_ROOT / "deploy" / "local" / "up")], check=True, timeout=300,
+                   stdout=subprocess.DEVNULL)
+
+
+def cdrs(tag: str, count: int) -> list[tuple[bytes, bytes]]:
+    return [
+        (f"{tag}-{n}".encode(), orjson.dumps({
+            "call_id": f"{tag}-{n}", "server_id": "ast1", "account": "u1", "dst": "37061234567",
+            "start_time": "2026-11-25T10:00:00Z", "billsec": 30 + n, "provider": "p1"}))
+        for n in range(count)
+    ]
+
+
+def final_rows(settings) -> list[tuple[str, int]] | None:
+    """(call_id, rows) per call in rated_calls FINAL; None while ClickHouse does not answer."""
+    try:
+        client = connect(settings)
+    except Exception:  # noqa: BLE001
+        return None
+    try:
+        return client.execute(f"SELECT call_id, count() FROM {settings.clickhouse_database}.rated_calls FINAL "
+                              "GROUP BY call_id ORDER BY call_id")
+    except Exception:  # noqa: BLE001 - down or still starting
+        return None
+    finally:
+        client.disconnect()
+
+
+async def test_rows_rated_while_clickhouse_is_down_arrive_once_after_it_is_back(settings_factory):
+    settings = settings_factory()
+    migrate(settings)
+    await seed_reference(settings)
+    worker = start_worker(settings)
+    before, during = cdrs("before", BEFORE), cdrs("during", DURING)
+    expected = sorted(key.decode() for key, _ in before + during)
+    try:
+        await produce_all(settings, "cdr.raw", before)
+        await wait_for(lambda: len(final_rows(settings) or ()) >= BEFORE, 60, "the first rows", worker)
+
+        try:
+            stop_clickhouse()
+            await produce_all(settings, "cdr.raw", during)
+            # rating and charging do not wait for ClickHouse: the calls are priced while it is down
+            rated = await wait_for(lambda: _rated(settings, BEFORE + DURING), 60, "calls rated meanwhile", worker)
+            assert refuses_connections(native_address()), "ClickHouse came back by itself?"
+            assert sorted(m.key.decode().split("/", 1)[1] for m in rated) == expected
+            await wait_for(lambda: "ClickHouse insert of" in worker.log_path.read_text(), 30,
+                           "a failed insert in the worker log", worker)
+            await asyncio.sleep(3)
+        finally:
+            start_clickhouse()
+
+        rows = await wait_for(lambda: _all_rows(settings, len(expected)), 120, "every call in ClickHouse", worker)
+        assert [call for call, _ in rows] == expected  # no call missing, none extra
+        assert {count for _, count in rows} == {1}  # and each exactly once under FINAL
+        log = worker.log_path.read_text()
+        assert "ClickHouse insert of" in log and "failed (attempt 1)" in log
+        assert "succeeded after" in log, "the sink never logged that a retried insert went through"
+        assert worker.alive(), f"the worker died during the outage:\n{worker.log_tail()}"
+    finally:
+        worker.stop()
+        client = connect(settings, database="default")
+        client.execute(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")
+        client.disconnect()
+
+
+async def _rated(settings, wanted: int):
+    rated = await read_all(settings, "cdr.rated")
+    return rated if len(rated) >= wanted else None
+
+
+def _all_rows(settings, wanted: int):
+    rows = final_rows(settings)
+    return rows if rows is not None and len(rows) >= wanted else None
