@@ -19,6 +19,7 @@ from pipeline.agents.loop import rewind_to_committed, run_steps
 from pipeline.agents.reference import feed
 from pipeline.app import app, settings
 from pipeline.cdr.process import Output, Source, process_cdr
+from pipeline.kafka_batches import BatchSender
 
 log = logging.getLogger(__name__)
 RAW = settings.topic("cdr.raw")
@@ -83,11 +84,11 @@ class RateCdrs(faust.Service):
             retry = [m for m, out in zip(messages, outputs) if out.reason in CURABLE]
             again = iter(rate_batch(retry, rated_at))
             outputs = [next(again) if out.reason in CURABLE else out for out in outputs]
-        send = self.producer.send
+        batches = BatchSender(self.producer)
         for out in outputs:
             self.counts[out.rated] += 1
-            await send(RATED if out.rated else REJECTED, out.value, key=out.key)
-        await self.producer.flush()  # every output durable before the offsets move on
+            await batches.add(RATED if out.rated else REJECTED, out.key, out.value)
+        await batches.flush()  # every output acknowledged before the offsets move on
 
     async def _commit(self, batches) -> None:
         offsets = {tp: messages[-1].offset + 1 for tp, messages in batches.items()}
