@@ -6,6 +6,7 @@ scratch copy of the current reference data, so a record may refer to one earlier
 """
 from __future__ import annotations
 
+import csv
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,14 +61,20 @@ def read_files(paths: list[str]) -> list[Located]:
                 errors.append(f"{path} record {number}{_ident(obj)}: {describe_validation_error(exc)}")
             except RateFileError as exc:
                 errors.append(f"{path} record {number}{_ident(obj)}: {exc}")
+            except (OSError, UnicodeDecodeError, csv.Error) as exc:  # the rates_csv file itself
+                errors.append(f"{path} record {number}{_ident(obj)}: rates_csv cannot be read: {exc}")
     if errors:
         raise ApplyError(errors)
     return located
 
 
-def check_against(book, located: list[Located]) -> None:
-    """Ownership and reference rules, record by record, against what exists plus earlier records."""
+def check_against(book, located: list[Located]):
+    """Ownership and reference rules, record by record, against what exists plus earlier records.
+
+    Returns the scratch copy of `book` with every record applied; `book` itself is left as it was.
+    """
     errors = []
+    book = book.copy()  # the scratch copy: the caller's book is left as it was
     for item in located:
         rule = book.check_ownership(item.record)
         if rule is not None:
@@ -76,6 +83,7 @@ def check_against(book, located: list[Located]) -> None:
             book.apply(item.record)
     if errors:
         raise ApplyError(errors)
+    return book
 
 
 async def apply_files(settings: Settings, paths: list[str]) -> list[Located]:

@@ -62,6 +62,8 @@ class GuardState:
             version = (before.version if before else 0) + 1
             self.published[account] = Published(state.state, state.server, version)
             out.append((state, version))
-            if before is None or blocked_before != (state.state == "blocked"):
+            # children follow a flip of blocked-ness, and a move to another switch (they are
+            # served by their reseller's server unless they have their own)
+            if before is None or blocked_before != (state.state == "blocked") or before.server != state.server:
                 todo.extend(self.children(account))
         return out

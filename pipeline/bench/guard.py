@@ -55,15 +55,16 @@ def run(settings: Settings, samples: int, background_rate: int) -> dict[str, flo
         latencies, baseline, background = asyncio.run(measure(settings, samples, background_rate, say))
     finally:
         worker.stop()
-        drop_database(settings)
+        if settings.runs("clickhouse"):
+            drop_database(settings)
     return report(latencies, baseline, background, samples)
 
 
 def prepare(settings: Settings, samples: int) -> None:
-    # the sink runs in the worker as deployed, so it gets its own database like `migrate` makes
-    from pipeline.sinks.migrate import migrate
+    if settings.runs("clickhouse"):  # the sink shares the worker as deployed: a database of its own
+        from pipeline.sinks.migrate import migrate
 
-    migrate(settings)
+        migrate(settings)
     with tempfile.TemporaryDirectory() as tmp:
         accounts = Path(tmp) / "bench-guard.json"
         accounts.write_bytes(orjson.dumps(reference_records(samples)))

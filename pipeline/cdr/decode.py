@@ -1,7 +1,7 @@
 """Turning the bytes a switch wrote into a validated CdrIn, or a reason why not."""
 from __future__ import annotations
 
-import orjson
+
 from pydantic import ValidationError
 
 from pipeline.schemas import avro
@@ -17,12 +17,23 @@ class CdrError(Exception):
         self.detail = detail
 
 
+# the first byte of any JSON text but an object; a JSON object starts with "{", which no Avro
+# CDR can: its first field is a string whose zigzag length byte is never 0x7b
+_JSON_STARTS = frozenset(b'["-0123456789tfn')
+
+
 def decode_cdr(payload: bytes | None) -> CdrIn:
     if not payload:
         raise CdrError("empty", "the message has no value")
-    if payload.lstrip()[:1] in (b"{", b"[", b'"') or payload.lstrip()[:1].isdigit():
+    first = payload.lstrip()[:1]
+    if first == b"{":
         return _from_json(payload)
-    return _from_avro(payload)
+    try:  # Avro wins when it reads the bytes exactly: a CDR whose call_id has 17 characters
+        return _from_avro(payload)  # starts with the byte '"' in Avro
+    except CdrError:
+        if first and first[0] in _JSON_STARTS:
+            return _from_json(payload)  # JSON that is not an object: say so, not "bad Avro"
+        raise
 
 
 def _from_json(payload: bytes) -> CdrIn:
@@ -34,14 +45,14 @@ def _from_json(payload: bytes) -> CdrIn:
         if first["type"] == "json_invalid":
             raise CdrError("bad_json", f"not valid JSON: {first['msg']}") from None
         if first["type"] == "model_type" and not first["loc"]:
-            got = type(orjson.loads(payload)).__name__
+            got = type(first["input"]).__name__
             raise CdrError("not_an_object", f"a CDR is a JSON object, got {got}") from None
         raise CdrError("schema", describe_validation_error(exc)) from None
 
 
 def _from_avro(payload: bytes) -> CdrIn:
     try:
-        obj = avro.decode_framed("cdr.v1", payload)
+        obj = avro.decode_framed("cdr.v1", payload, exact=True)
     except Exception as exc:  # fastavro raises many types for garbage input
         raise CdrError("bad_avro", f"neither JSON nor Avro of cdr.v1.avsc: {exc!r}") from None
     return _validate({k: v for k, v in obj.items() if v is not None})
@@ -60,6 +71,6 @@ def describe_validation_error(exc: ValidationError) -> str:
     for error in exc.errors(include_url=False):
         field = ".".join(str(p) for p in error["loc"]) or "(record)"
         message = error["msg"].removeprefix("Value error, ")
-        got = f" (got {error['input']!r})" if error["type"] != "missing" else ""
+        got = f" (got {error['input']!r})" if error["type"] != "missing" and "(got " not in message else ""
         parts.append(f"{field}: {message}{got}")
     return "; ".join(parts)

@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+import json
+
 import orjson
 
 from pipeline.rating.chain import Leg, RatedCall
@@ -31,11 +33,18 @@ def rated_record(rated: RatedCall, cdr: CdrIn, rated_at: datetime) -> dict:
         "currency": rated.currency,
         "loss": rated.loss,
         "rated_at": rated_at,
-        "extra": orjson.dumps(cdr.extra_fields(), default=str).decode(),
+        "extra": _extra_json(cdr.extra_fields()),
     }
     for level, leg in (("user", rated.user), ("reseller", rated.reseller), ("provider", rated.provider)):
         record.update(_leg_fields(level, leg))
     return record
+
+
+def _extra_json(extra: dict) -> str:
+    try:
+        return orjson.dumps(extra, default=str).decode()
+    except (TypeError, orjson.JSONEncodeError):  # integers wider than 64 bits, and the like
+        return json.dumps(extra, default=str)
 
 
 def _leg_fields(level: str, leg: Leg | None) -> dict:

@@ -26,15 +26,20 @@ def encode(name: str, record: dict[str, Any]) -> bytes:
     return buffer.getvalue()
 
 
-def decode(name: str, payload: bytes) -> dict[str, Any]:
-    return fastavro.schemaless_reader(io.BytesIO(payload), schema(name), None)
+def decode(name: str, payload: bytes, exact: bool = False) -> dict[str, Any]:
+    """`exact`: the record must use every byte (tells Avro from other bytes that happen to parse)."""
+    buffer = io.BytesIO(payload)
+    record = fastavro.schemaless_reader(buffer, schema(name), None)
+    if exact and buffer.tell() != len(payload):
+        raise ValueError(f"{len(payload) - buffer.tell()} bytes left after the {name} record")
+    return record
 
 
-def decode_framed(name: str, payload: bytes) -> dict[str, Any]:
+def decode_framed(name: str, payload: bytes, exact: bool = False) -> dict[str, Any]:
     """Decode plain schemaless Avro, or the Confluent framing when the bytes carry it."""
     if len(payload) > 5 and payload[0] == CONFLUENT_MAGIC:
         try:
-            return decode(name, payload[5:])
+            return decode(name, payload[5:], exact)
         except Exception:  # not framed after all: a schemaless body may start with 0 too
             pass
-    return decode(name, payload)
+    return decode(name, payload, exact)

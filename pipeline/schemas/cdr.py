@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-_NON_DIGITS = re.compile(r"\D")
+_NON_DIGITS = re.compile(r"[^0-9]")  # \D would keep Arabic-Indic and fullwidth digits
 ANSWERED = "ANSWERED"
 
 
@@ -52,6 +52,13 @@ class CdrIn(BaseModel):
         if value.tzinfo is None:  # epoch seconds arrive aware; a bare local time is read as UTC
             value = value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+    @field_validator("billsec", "duration", mode="before")
+    @classmethod
+    def _not_boolean(cls, value):
+        if isinstance(value, bool):  # lax int would read true as 1 second
+            raise ValueError("must be a whole number of seconds, not a boolean")
+        return value
 
     @field_validator("billsec", "duration")
     @classmethod

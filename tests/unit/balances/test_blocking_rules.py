@@ -101,6 +101,5 @@ def test_unknown_account_has_no_state():
     assert evaluate("ghost", tree().get, {}, DEFAULT_SERVER) is None
 
 
-def test_manually_blocked_admin_blocks_everyone_below():
-    got = state(tree(admin={"blocked": True}), "d1", {})
-    assert (got.state, got.reason) == ("blocked", "reseller_blocked")
+def test_admin_has_no_state_to_signal():
+    assert evaluate("admin", tree().get, {}, DEFAULT_SERVER) is None

@@ -42,8 +42,6 @@ def test_truncated_avro_cdr_is_bad_avro(book):
     assert process_cdr(None, payload[:20], SOURCE, book, RATED_AT).reason == "bad_avro"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: decode_cdr picks JSON when the first byte is a digit, '\"' or "
-                   "whitespace; an Avro call_id of 17 chars starts with the byte '\"' (length 17 zigzags to 34)")
 @pytest.mark.parametrize("call_id", ["1732528800.123456", "a" * 24, "12345"],
                          ids=["len17-quote", "len24-digit", "len5-newline"])
 def test_avro_cdr_is_read_whatever_the_length_of_its_call_id(book, call_id):

@@ -67,14 +67,11 @@ def test_optional_fields_default():
     assert (call.src, call.provider, call.did, call.answer_time, call.duration) == ("", None, None, None, None)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: dst strips with re '\\D', which keeps non-ASCII digits "
-                   "(Arabic-Indic, fullwidth); rules.digits refuses them for prefixes")
 def test_non_ascii_digits_are_not_dialled_digits():
     with pytest.raises(ValidationError):
         cdr(dst="٣٧٠٦١٢٣٤٥٦٧")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: billsec accepts JSON true as 1 second (pydantic lax int)")
 def test_boolean_billsec_is_refused():
     with pytest.raises(ValidationError):
         CdrIn.model_validate_json(b'{"call_id":"c","server_id":"s","account":"u1","dst":"370",'

@@ -1,0 +1,69 @@
+"""check_against: ownership rules against what exists plus the earlier records of the same run."""
+import json
+
+import pytest
+
+from pipeline.rating.book import ReferenceBook
+from pipeline.reference_apply import ApplyError, check_against, read_files
+from tests.unit.cdr.sample_book import sample_book
+
+
+def located(tmp_path, records, name="run.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps(records))
+    return str(path), read_files([str(path)])
+
+
+def test_a_record_may_refer_to_an_earlier_one_of_the_same_run(tmp_path):
+    _, items = located(tmp_path, [
+        {"kind": "account", "id": "admin", "type": "admin"},
+        {"kind": "tariff", "id": "t-buy", "rates": [{"prefix": "370", "rate": "1"}]},
+        {"kind": "account", "id": "r1", "type": "reseller", "tariff": "t-buy"},
+        {"kind": "tariff", "id": "t-retail", "owner": "r1", "rates": [{"prefix": "370", "rate": "2"}]},
+        {"kind": "account", "id": "u1", "type": "user", "parent": "r1", "tariff": "t-retail"},
+        {"kind": "did", "number": "37052000001", "reseller": "r1", "user": "u1"},
+    ])
+    book = check_against(ReferenceBook(), items)
+    assert book.account("u1").tariff == "t-retail" and book.did("37052000001").user == "u1"
+
+
+def test_a_record_may_not_refer_to_a_later_one(tmp_path):
+    path, items = located(tmp_path, [
+        {"kind": "account", "id": "admin", "type": "admin"},
+        {"kind": "account", "id": "r1", "type": "reseller", "tariff": "t-buy"},
+        {"kind": "tariff", "id": "t-buy", "rates": [{"prefix": "370", "rate": "1"}]},
+    ])
+    with pytest.raises(ApplyError) as caught:
+        check_against(ReferenceBook(), items)
+    assert caught.value.errors == [f"""{path} record 2 (account 'r1'): tariff "t-buy" of reseller "r1" does not exist"""]
+
+
+def test_rule_violations_name_file_record_and_rule_all_at_once(tmp_path):
+    path, items = located(tmp_path, [
+        # r1 assigns the admin's reseller tariff to his own user
+        {"kind": "account", "id": "u9", "type": "user", "parent": "r1", "tariff": "t-r-buy"},
+        # a DID given to a user of another reseller
+        {"kind": "did", "number": "37052000002", "reseller": "r1", "user": "u3"},
+        # a provider owned by a reseller without PRO
+        {"kind": "tariff", "id": "t-r1-cost", "owner": "r1", "rates": [{"prefix": "370", "rate": "0.1"}]},
+        {"kind": "provider", "id": "p9", "owner": "r1", "tariff": "t-r1-cost"},
+    ])
+    with pytest.raises(ApplyError) as caught:
+        check_against(sample_book(), items)
+    errors = caught.value.errors
+    assert [e.split(":")[0] for e in errors] == [
+        f"{path} record 1 (account 'u9')", f"{path} record 2 (did '37052000002')", f"{path} record 4 (provider 'p9')",
+    ]
+    assert 'may only get a tariff of its parent "r1"' in errors[0]
+    assert 'user "u3" does not belong to reseller "r1"' in errors[1]
+    assert "reseller PRO" in errors[2]
+
+
+def test_records_that_pass_are_applied_in_order_against_existing_data(tmp_path):
+    _, items = located(tmp_path, [
+        {"kind": "account", "id": "u9", "type": "user", "parent": "r1", "tariff": "t-r1-retail", "billing": "postpaid"},
+    ])
+    existing = sample_book()
+    book = check_against(existing, items)
+    assert book.account("u9").billing == "postpaid"
+    assert existing.account("u9") is None  # the caller's book is not the scratch copy
