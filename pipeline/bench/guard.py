@@ -18,7 +18,8 @@ from pathlib import Path
 
 import click
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from pipeline.reference_apply import apply_files
 from pipeline.settings import REPO_ROOT, Settings
@@ -105,8 +106,7 @@ class ControlTail:
         self.blocked_at: dict[str, float] = {}
 
     async def start(self) -> None:
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, group_id=None,
-                                         enable_auto_commit=False, isolation_level="read_committed")
+        self.consumer = tail_consumer(self.settings)
         await self.consumer.start()
         partitions = await topic_partitions(self.consumer, self.settings.topic("switch.control"))
         self.consumer.assign(partitions)
@@ -125,7 +125,16 @@ class ControlTail:
 
     async def stop(self) -> None:
         self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
         await self.consumer.stop()
+
+
+def tail_consumer(settings: Settings) -> AIOKafkaConsumer:
+    # aiokafka leaves a partition that still had unread records out of the next fetch, and new
+    # records there wait for that fetch to end: up to fetch_max_wait_ms (500 by default). The
+    # measuring end must not add that, so it asks the broker to answer within 10 ms.
+    return AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False,
+                            isolation_level="read_committed", fetch_max_wait_ms=10)
 
 
 async def measure(settings: Settings, samples: int, background_rate: int, say):
@@ -192,37 +201,41 @@ async def produce_background(settings: Settings, rate: int, stop: asyncio.Event)
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True,
                                 acks="all", linger_ms=5)
     await producer.start()
-    rng, topic, n = random.Random(5), settings.topic("cdr.raw"), 0
+    rng, topic, sent = random.Random(5), settings.topic("cdr.raw"), 0
     started = time.perf_counter()
     try:
         while not stop.is_set():
-            due = int((time.perf_counter() - started) * rate)
-            for n in range(n, due):
-                call_id = f"{settings.topic_prefix}b{n}"
+            while sent < (time.perf_counter() - started) * rate:
+                call_id = f"{settings.topic_prefix}b{sent}"
                 account = f"gb{rng.randrange(BACKGROUND_ACCOUNTS)}"
                 await producer.send(topic, cdr(call_id, account, rng.randrange(1, 600)), key=call_id.encode())
-            n = max(n, due)
+                sent += 1
             await asyncio.sleep(0.01)
         await producer.flush()
     finally:
         await producer.stop()
-    return n, time.perf_counter() - started
+    return sent, time.perf_counter() - started
 
 
 async def broker_round_trips(settings: Settings, producer, count: int) -> list[float]:
     """One message at a time to a topic of its own and back, same clients' settings as above."""
-    ping = TopicPartition(settings.topic("bench.ping"), 0)
-    await producer.send_and_wait(ping.topic, b"create")  # the broker creates the topic on first use
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-                                enable_auto_commit=False, isolation_level="read_committed")
+    ping = settings.topic("bench.ping")
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(ping, num_partitions=1, replication_factor=settings.replication_factor)])
+    finally:
+        await admin.close()
+    await producer.send_and_wait(ping, b"warm-up")  # the first send waits for the new topic's metadata
+    consumer = tail_consumer(settings)
     await consumer.start()
     try:
-        consumer.assign([ping])
-        await consumer.seek_to_end(ping)
+        consumer.assign(await topic_partitions(consumer, ping))
+        await consumer.seek_to_end()
         trips = []
         for n in range(count):
             started = time.perf_counter()
-            ack = await producer.send(ping.topic, str(n).encode(), partition=0)
+            ack = await producer.send(ping, str(n).encode(), partition=0)
             await consumer.getone()
             trips.append((time.perf_counter() - started) * 1000)
             await ack
@@ -258,7 +271,5 @@ def drop_database(settings: Settings) -> None:
     from pipeline.sinks.clickhouse import connect
 
     client = connect(settings, database="default")
-    try:
-        client.execute(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")
-    finally:
-        client.disconnect()
+    client.execute(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")
+    client.disconnect()

@@ -58,6 +58,11 @@ async def test_replayed_no_rate_calls_are_rated_after_the_tariff_fix_and_other_r
         )
         assert replayed.returncode == 0, replayed.stderr
         assert replayed.stdout.splitlines() == [f"replayed {len(to_99)} record(s)", f"  no_rate: {len(to_99)}"]
+        # the same run again finds nothing new: each record is replayed once per --reason cursor
+        again = subprocess.run(
+            [sys.executable, "-m", "pipeline", "replay-rejected", "--reason", "no_rate"],
+            env=settings_env(settings), cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+        assert again.stdout.splitlines() == ["replayed 0 record(s)"], again.stdout + again.stderr
 
         rated = await wait_for(lambda: _rated(settings, 1 + len(to_99)), 90, "the replayed calls rated", worker)
         await wait_for(lambda: _at_least(outputs(settings), len(first) + len(to_99)), 30, "all outputs", worker)
