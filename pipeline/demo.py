@@ -108,7 +108,8 @@ def _report(settings: Settings, run: str, elapsed: float) -> None:
         click.echo(f"    {line}")
     time.sleep(1.0)  # the guard follows the balances within milliseconds; let the last ones land
     balances = asyncio.run(current_balances(settings))
-    click.echo("    balances now, and what switch.control tells the switches:")
+    click.echo("    balances now, and what switch.control tells the switches (the sample switches keep")
+    click.echo("    sending calls after a block; a real switch stops the account at its first signal):")
     click.echo(f"      {'account':<8} {'balance':>12}  {'state':<8} {'reason':<17} {'switch':<8} version")
     for account, state in sorted(asyncio.run(account_states(settings)).items()):
         balance = balances.get(account, Decimal(0))
