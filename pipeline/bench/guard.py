@@ -49,7 +49,7 @@ def run(settings: Settings, samples: int, background_rate: int) -> dict[str, flo
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
     prepare(settings, samples)
     log = settings.local_dir / "logs" / f"{run_id}.log"
-    worker = WorkerProcess(settings, log).start()  # every role, as docker-compose runs it
+    worker = WorkerProcess(settings, log).start()  # all roles by default, as docker-compose runs it
     try:
         say(f"worker started (log {log}); waiting for the balance guard ...")
         worker.wait_until_logged("balance guard active", timeout=180)
