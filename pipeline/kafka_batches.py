@@ -22,10 +22,13 @@ class BatchSender:
         self.sent: list[asyncio.Future] = []
 
     async def add(self, topic: str, key: bytes | None, value: bytes) -> None:
+        """Send to the partition the key decides (as `producer.send` would)."""
         partitions = self.partitions.get(topic)
         if partitions is None:
             partitions = self.partitions[topic] = sorted(await self.producer.partitions_for(topic))
-        partition = self.partitioner(key, partitions, partitions)
+        await self.add_to(topic, self.partitioner(key, partitions, partitions), key, value)
+
+    async def add_to(self, topic: str, partition: int, key: bytes | None, value: bytes) -> None:
         batch = self.batches.get((topic, partition))
         if batch is None:
             batch = self.batches[(topic, partition)] = self.producer.create_batch()

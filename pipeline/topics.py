@@ -33,6 +33,9 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("switch.control", None, COMPACTED),
     TopicSpec("balance.charges", None, internal=True),
     TopicSpec("balance.updates", 1, internal=True),
+    # the state of the stages (pipeline/state_store.py), partitioned like their sources
+    TopicSpec("state.charged_calls", None, COMPACTED, internal=True),
+    TopicSpec("state.ledgers", None, COMPACTED, internal=True),
 )
 REFERENCE_TOPICS = {
     "account": "ref.accounts",

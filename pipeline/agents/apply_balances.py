@@ -1,8 +1,4 @@
-"""balance.charges + balance.payments -> the balances table, and balance.updates for the guard.
-
-The table is written once per account per batch (not per event): Faust's per-event table write
-is the slowest thing it does (NOTES-faust.md).
-"""
+"""balance.charges + balance.payments -> each account's ledger, and balance.updates for the guard."""
 from __future__ import annotations
 
 import logging
@@ -10,10 +6,12 @@ from decimal import Decimal
 
 from pydantic import ValidationError
 
+from pipeline.agents.stage import Stage
 from pipeline.app import app, settings, topics
 from pipeline.balances.ledger import Ledger
 from pipeline.cdr.decode import describe_validation_error
 from pipeline.cdr.process import Source, rejection
+from pipeline.kafka_batches import BatchSender
 from pipeline.schemas import wire
 from pipeline.schemas.payment import PaymentIn
 
@@ -23,28 +21,36 @@ UPDATES = topics.balance_updates.get_topic_name()
 REJECTED = topics.cdr_rejected.get_topic_name()
 
 
-async def apply_balances(stream):
-    send = app.producer.send
-    async for events in stream.take_events(settings.balance_batch_size, within=settings.balance_batch_seconds):
-        ledgers: dict[bytes, Ledger] = {}
-        changed: set[bytes] = set()
-        for event in events:
-            message = event.message
+class ApplyBalances(Stage):
+    name = "balance"
+    sources = ("balance.charges", "balance.payments")  # both keyed by account, co-partitioned
+    stores = ("ledgers",)
+    settings = settings
+    batch_size = settings.balance_batch_size
+    batch_seconds = settings.balance_batch_seconds
+
+    async def handle(self, messages: list, sender: BatchSender) -> None:
+        store = self.stores_by_name["ledgers"]
+        ledgers: dict[tuple[int, bytes], Ledger] = {}
+        changed: set[tuple[int, bytes]] = set()
+        for message in messages:
             entry = _entry(message)
             if isinstance(entry, bytes):  # a payment we cannot read: rejected, with the reason
-                await send(REJECTED, message.key, entry, None, None, None)
+                await sender.add(REJECTED, message.key, entry)
                 continue
             account, apply = entry
-            ledger = ledgers.get(account)
+            where = (message.partition, account)
+            ledger = ledgers.get(where)
             if ledger is None:
-                ledger = ledgers[account] = Ledger.from_json(balances.get(account))
+                ledger = ledgers[where] = Ledger.from_json(store.get(*where))
             if apply(ledger):
-                changed.add(account)
-        for account in changed:
-            ledger = ledgers[account]
-            balances[account] = ledger.to_json()
+                changed.add(where)
+        # once per account per batch: the ledger (with its watermarks) and the guard's snapshot
+        for partition, account in changed:
+            ledger = ledgers[(partition, account)]
+            await store.put(sender, partition, account, ledger.to_json())
             update = {"account": account.decode(), "balance": str(ledger.balance), "seq": ledger.seq}
-            await send(UPDATES, account, wire.encode("balance_update.v1", update, settings.wire_format), None, None, None)
+            await sender.add(UPDATES, account, wire.encode("balance_update.v1", update, settings.wire_format))
 
 
 def _entry(message):
@@ -67,12 +73,4 @@ def _entry(message):
 
 
 if settings.runs("balance"):
-    balances = app.Table(
-        "balances",
-        partitions=settings.partitions,
-        key_type=bytes,  # raw bytes both ways: the changelog key must equal the source's key
-        value_type=bytes,
-        use_partitioner=True,  # charges and payments are keyed by account with the same partitioner
-    )
-    money_in = app.topic(CHARGES, topics.payments.get_topic_name(), key_serializer="raw", value_serializer="raw")
-    app.agent(money_in, name="apply_balances")(apply_balances)
+    app.service(ApplyBalances)

@@ -6,20 +6,28 @@ applied). Another position with the same call is a second delivery: nothing is c
 """
 from __future__ import annotations
 
-from pipeline.app import app, settings, topics
+from pipeline.agents.stage import Stage
+from pipeline.app import app, settings
 from pipeline.balances.charges import charges_for
+from pipeline.kafka_batches import BatchSender
 from pipeline.schemas import wire
 
-CHARGES = topics.charges.get_topic_name()
+CHARGES = settings.topic("balance.charges")
 
 
-async def charge_calls(stream):
-    send = app.producer.send
-    async for events in stream.take_events(settings.balance_batch_size, within=settings.balance_batch_seconds):
-        for event in events:
-            message = event.message
+class ChargeCalls(Stage):
+    name = "charge"
+    sources = ("cdr.rated",)
+    stores = ("charged_calls",)
+    settings = settings
+    batch_size = settings.balance_batch_size
+    batch_seconds = settings.balance_batch_seconds
+
+    async def handle(self, messages: list, sender: BatchSender) -> None:
+        charged = self.stores_by_name["charged_calls"]
+        for message in messages:
             origin = f"{message.partition}:{message.offset}".encode()
-            charged_at = charged_calls.get(message.key)
+            charged_at = charged.get(message.partition, message.key)
             if charged_at is not None and charged_at != origin:
                 continue  # a second delivery of a call already charged
             debits = charges_for(wire.decode("rated_call.v1", message.value))
@@ -31,19 +39,10 @@ async def charge_calls(stream):
                     "origin_partition": message.partition,
                     "origin_offset": message.offset,
                 }
-                await send(CHARGES, account.encode(), wire.encode("balance_charge.v1", charge, settings.wire_format), None, None, None)
+                await sender.add(CHARGES, account.encode(), wire.encode("balance_charge.v1", charge, settings.wire_format))
             if charged_at is None and debits:
-                charged_calls[message.key] = origin
+                await charged.put(sender, message.partition, message.key, origin)
 
 
 if settings.runs("charge"):
-    charged_calls = app.Table(
-        "charged-calls",
-        partitions=settings.partitions,
-        key_type=bytes,  # raw bytes both ways: the changelog key must equal cdr.rated's key
-        value_type=bytes,
-        # the key alone decides the changelog partition, the same way it decided cdr.rated's:
-        # so a take() batch may write the table, and a partition's keys are restored with it
-        use_partitioner=True,
-    )
-    app.agent(topics.cdr_rated, name="charge_calls")(charge_calls)
+    app.service(ChargeCalls)

@@ -1,0 +1,108 @@
+"""A stage of the pipeline: read a batch, work it out, produce the results, commit — in that order.
+
+Its own consumer group and aiokafka's batch `getmany`, not a Faust stream: measured here, a
+Faust agent reads ~4,500 events/s even doing nothing, and its consumer waits up to 1.5 s per
+fetch (hard-coded in faust-streaming's aiokafka driver), which alone broke the guard's latency.
+At-least-once like Faust: every output and state change is acknowledged by the broker before
+the offsets are committed, so a crash replays a batch and never skips one; the stages' state is
+idempotent against that replay (README "Exact balances").
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import faust
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.errors import CommitFailedError
+
+from pipeline.agents.loop import rewind_to_committed, run_steps
+from pipeline.kafka_admin import ensure_topics
+from pipeline.kafka_batches import BatchSender
+from pipeline.settings import Settings
+from pipeline.state_store import ChangelogStore
+
+log = logging.getLogger(__name__)
+FETCH_MAX_WAIT_MS = 20  # aiokafka's 500 ms default holds back records of partitions still being read
+
+
+class Stage(faust.Service):
+    name: str = "stage"
+    sources: tuple[str, ...] = ()  # contract names of the topics read
+    stores: tuple[str, ...] = ()  # names of the ChangelogStores kept
+    settings: Settings
+    batch_size: int = 5000
+    batch_seconds: float = 0.02
+
+    async def handle(self, messages: list, sender: BatchSender) -> None:
+        raise NotImplementedError
+
+    async def before_first_batch(self) -> None:
+        """Wait for whatever the stage needs first (reference data, ...)."""
+
+    async def on_start(self) -> None:
+        await ensure_topics(self.settings)  # the changelogs too, before anyone restores from them
+        self.stores_by_name = {name: ChangelogStore(self.settings, name) for name in self.stores}
+        self.lock = asyncio.Lock()  # a rebalance waits for the batch in hand
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            group_id=f"{self.settings.app_id}-{self.name}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+            max_poll_records=self.batch_size,
+            session_timeout_ms=10000,
+            heartbeat_interval_ms=1000,
+            # the same partition numbers of every source go to the same worker: a stage reading
+            # two topics keyed alike (charges and payments by account) sees each key's all
+            partition_assignment_strategy=(RangePartitionAssignor,),
+        )
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=self.settings.kafka_bootstrap, enable_idempotence=True, acks="all", linger_ms=2,
+        )
+        await self.producer.start()
+        self.consumer.subscribe([self.settings.topic(t) for t in self.sources], listener=_Rebalance(self))
+        await self.consumer.start()
+
+    async def on_stop(self) -> None:
+        await self.consumer.stop()
+        await self.producer.stop()
+
+    @faust.Service.task
+    async def _run(self) -> None:
+        await self.before_first_batch()
+        await run_steps(self, self._step, on_error=lambda: rewind_to_committed(self.consumer))
+
+    async def _step(self) -> None:
+        batches = await self.consumer.getmany(
+            timeout_ms=max(1, int(self.batch_seconds * 1000)), max_records=self.batch_size
+        )
+        if not batches:
+            return
+        async with self.lock:
+            sender = BatchSender(self.producer)
+            await self.handle([m for messages in batches.values() for m in messages], sender)
+            await sender.flush()  # outputs and state acknowledged before the offsets move on
+            try:
+                await self.consumer.commit({tp: messages[-1].offset + 1 for tp, messages in batches.items()})
+            except CommitFailedError:
+                # the partitions moved meanwhile: their new owner re-reads the batch, harmlessly
+                log.warning("%s: offsets not committed after a rebalance; the batch will be re-read", self.name)
+
+    async def hold_partitions(self, partitions: set[int]) -> None:
+        async with self.lock:
+            for store in self.stores_by_name.values():
+                await store.hold(partitions)
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, stage: Stage) -> None:
+        self.stage = stage
+
+    async def on_partitions_revoked(self, revoked) -> None:
+        pass  # the lock in hold_partitions already waits for the batch in hand
+
+    async def on_partitions_assigned(self, assigned) -> None:
+        await self.stage.hold_partitions({tp.partition for tp in assigned})
