@@ -1,10 +1,14 @@
-"""The Faust app: built once from the settings; agents in pipeline/agents are discovered by it."""
+"""The Faust worker: built once from the settings; the stages in pipeline/agents are its services.
+
+Topics are created by pipeline/kafka_admin.py from pipeline/topics.py, not declared here: no
+stage is a Faust stream (pipeline/agents/stage.py says why).
+"""
 from __future__ import annotations
 
 import faust
 
 from pipeline.settings import Settings
-from pipeline.topics import LARGE_MESSAGE_BYTES, TOPICS, partitions_of
+from pipeline.topics import LARGE_MESSAGE_BYTES
 
 settings = Settings()
 settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -12,7 +16,7 @@ settings.data_dir.mkdir(parents=True, exist_ok=True)
 app = faust.App(
     settings.app_id,
     broker=f"kafka://{settings.kafka_bootstrap}",
-    store=settings.store,
+    store="memory://",  # the stages keep their own state (pipeline/state_store.py), not Faust tables
     datadir=str(settings.data_dir),
     autodiscover=["pipeline.agents"],
     origin="pipeline",
@@ -37,29 +41,3 @@ app = faust.App(
     web_port=settings.web_port,
 )
 
-
-def declare(name: str) -> faust.TopicT:
-    topic = next(t for t in TOPICS if t.name == name)
-    return app.topic(
-        settings.topic(name),
-        partitions=partitions_of(topic, settings),
-        config=topic.config or None,
-        key_serializer="raw",
-        value_serializer="raw",
-    )
-
-
-class Topics:
-    """The Faust handles of the topics, for agents to consume and send to."""
-
-    cdr_raw = declare("cdr.raw")
-    cdr_rated = declare("cdr.rated")
-    cdr_rejected = declare("cdr.rejected")
-    payments = declare("balance.payments")
-    charges = declare("balance.charges")
-    balance_updates = declare("balance.updates")
-    ref_accounts = declare("ref.accounts")
-    switch_control = declare("switch.control")
-
-
-topics = Topics()

@@ -26,8 +26,6 @@ class Settings(BaseSettings):
     # the switch that serves accounts with no server of their own nor a reseller's
     default_server: str = "default"
     local_dir: Path = REPO_ROOT / ".local"
-    # Faust table store: "memory://" or "rocksdb://" (local state survives restarts, faster recovery)
-    store: str = "memory://"
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     log_level: str = "INFO"

@@ -7,7 +7,7 @@ from decimal import Decimal
 from pydantic import ValidationError
 
 from pipeline.agents.stage import Stage
-from pipeline.app import app, settings, topics
+from pipeline.app import app, settings
 from pipeline.balances.ledger import Ledger
 from pipeline.cdr.decode import describe_validation_error
 from pipeline.cdr.process import Source, rejection
@@ -16,9 +16,9 @@ from pipeline.schemas import wire
 from pipeline.schemas.payment import PaymentIn
 
 log = logging.getLogger(__name__)
-CHARGES = topics.charges.get_topic_name()
-UPDATES = topics.balance_updates.get_topic_name()
-REJECTED = topics.cdr_rejected.get_topic_name()
+CHARGES = settings.topic("balance.charges")
+UPDATES = settings.topic("balance.updates")
+REJECTED = settings.topic("cdr.rejected")
 
 
 class ApplyBalances(Stage):

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from pipeline.settings import REPO_ROOT, Settings
-from pipeline.worker_process import settings_env  # noqa: F401  (for tests that start processes)
 
 pytestmark = pytest.mark.integration
 

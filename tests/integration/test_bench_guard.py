@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import bench_guard
-from tests.integration.conftest import settings_env
+from pipeline.worker_process import settings_env
 
 pytestmark = pytest.mark.clickhouse  # the worker runs every role, the ClickHouse sink included
 

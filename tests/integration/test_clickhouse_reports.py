@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from pipeline.sinks.cli import register
 from pipeline.sinks.clickhouse import ClickHouseWriter, connect
-from tests.integration.conftest import settings_env
+from pipeline.worker_process import settings_env
 from tests.unit.reports.report_seed import EXPECTED_PROFIT, REDELIVERED, ROWS
 
 pytestmark = pytest.mark.clickhouse

@@ -1,6 +1,5 @@
 """process_cdr is total and deterministic: any bytes give exactly one Output; the same bytes, the same Output."""
 import orjson
-import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from pipeline.cdr.process import REJECT_REASONS, Output, process_cdr
