@@ -32,7 +32,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("cdr.rejected", None),
     TopicSpec("switch.control", None, COMPACTED),
     TopicSpec("balance.charges", None, internal=True),
-    TopicSpec("balance.updates", 1, internal=True),
+    TopicSpec("balance.updates", 1, COMPACTED, internal=True),  # the guard rebuilds from it
     # the state of the stages (pipeline/state_store.py), partitioned like their sources
     TopicSpec("state.charged_calls", None, COMPACTED, internal=True),
     TopicSpec("state.ledgers", None, COMPACTED, internal=True),

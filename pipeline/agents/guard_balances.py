@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 
 from pipeline.agents.loop import run_steps
 from pipeline.agents.reference import feed
+from pipeline.agents.stage import FETCH_MAX_WAIT_MS
 from pipeline.app import app, settings
 from pipeline.balances.guard_state import GuardState
 from pipeline.control_topic import account_states
@@ -51,6 +52,7 @@ class GuardBalances(faust.Service):
             group_id=f"{settings.app_id}-guard",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
             session_timeout_ms=10000,
             heartbeat_interval_ms=1000,
         )
