@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import date
 
 from pipeline.rating import rules
-from pipeline.rating.chain_plan import ChainPlan, ProviderPlan, resolve_chain, resolve_provider
+from pipeline.rating.chain_plan import (CallPlan, ChainPlan, ProviderPlan, resolve_call_plan, resolve_chain,
+                                        resolve_provider)
 from pipeline.rating.ownership import check_ownership
 from pipeline.rating.rated_call import NotRated
 from pipeline.rating.reference import AccountIn, DidIn, HolidaysIn, ProviderIn, RateIn, TariffIn
@@ -30,6 +31,8 @@ class ReferenceBook:
         self.holiday_days: frozenset[int] = frozenset()  # the same days, as the index compares them
         self._chain_plans: dict[str, ChainPlan | NotRated] = {}
         self._provider_plans: dict[str, ProviderPlan | NotRated] = {}
+        # account -> provider -> plan: rate_call reads this dict directly, two gets per call.
+        self._call_plans: dict[str, dict[str | None, CallPlan | NotRated]] = {}
 
     def apply(self, record: Record) -> None:
         """Insert or replace one record. A tariff must carry its rates (resolve rates_csv first);
@@ -130,6 +133,18 @@ class ReferenceBook:
             plan = self._provider_plans[provider_id] = resolve_provider(self, provider_id)
         return plan
 
+    def call_plan(self, account_id: str, provider_id: str | None) -> CallPlan | NotRated:
+        """What rate_call needs for this caller and provider, resolved once (chain_plan, then
+        provider_plan, then the provider tariff's currency)."""
+        plans = self._call_plans.get(account_id)
+        if plans is None:
+            plans = self._call_plans[account_id] = {}
+        plan = plans.get(provider_id)
+        if plan is None:
+            plan = plans[provider_id] = resolve_call_plan(self, account_id, provider_id)
+        return plan
+
     def _forget_plans(self) -> None:
         self._chain_plans.clear()
         self._provider_plans.clear()
+        self._call_plans.clear()

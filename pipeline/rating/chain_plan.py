@@ -8,8 +8,11 @@ accounts or tariffs, which keeps the per-call work down to dictionary hits.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from decimal import Decimal
+from typing import TYPE_CHECKING, NamedTuple
+from zoneinfo import ZoneInfo
 
+from pipeline.rating.pricing import POWERS_OF_TEN, QUANTUM, ZERO_PRICE
 from pipeline.rating.rated_call import NotRated
 from pipeline.rating.reference import ADMIN_ID, AccountIn, ProviderIn
 from pipeline.rating.tariff_index import TariffIndex
@@ -80,3 +83,68 @@ def _index_of(book: ReferenceBook, account: AccountIn, level: str) -> TariffInde
         return NotRated("unknown_tariff", f'tariff "{account.tariff}" of {account.type} "{account.id}" is not '
                         "in the reference data", level, account.tariff)
     return index
+
+
+# The per-call plan: everything rate_call needs for one (account, provider) pair, resolved once and
+# cached by the book next to the plans above (and dropped with them). Plain tuples, unpacked in one
+# step on the hot path.
+DIRECT, VIA_RESELLER, OWN_PROVIDER = 0, 1, 2
+
+
+class LevelSpec(NamedTuple):
+    level: str
+    tariff_id: str
+    entries: dict  # TariffIndex.lookup_tables()
+    probes: tuple
+    probes_upto: tuple
+    follows_user: bool  # the user tariff covers this one: start the walk at the user's longest prefix
+    zone: ZoneInfo | None
+    scale: int  # 10 ** decimals
+    quantum: Decimal  # 10 ** -decimals
+    zero_price: Decimal  # 0 at the tariff's decimals
+    rounding_code: int
+    payer: str  # the account (or provider) named when no rate is found
+
+
+class CallPlan(NamedTuple):
+    levels: tuple[LevelSpec, ...]  # user, then reseller (VIA_RESELLER only), then provider (if any)
+    mode: int  # DIRECT, VIA_RESELLER or OWN_PROVIDER
+    reseller_id: str  # "" for a direct user
+    reseller_allows_loss: bool
+    admin_allows_loss: bool
+    currency: str
+
+
+def resolve_call_plan(book: ReferenceBook, account_id: str, provider_id: str | None) -> CallPlan | NotRated:
+    """The checks rate_call makes before any lookup, in its order: the account's chain, the
+    provider, the provider tariff's currency."""
+    plan = book.chain_plan(account_id)
+    if isinstance(plan, NotRated):
+        return plan
+    provider_plan = None
+    if provider_id is not None:
+        provider_plan = book.provider_plan(provider_id)
+        if isinstance(provider_plan, NotRated):
+            return provider_plan
+        if provider_plan.index.currency != plan.user_index.currency:
+            return NotRated("currency_mismatch", f'provider tariff "{provider_plan.index.tariff_id}" is in '
+                            f"{provider_plan.index.currency}, the user's in {plan.user_index.currency}",
+                            "provider", provider_plan.index.tariff_id)
+    reseller = plan.reseller
+    own_provider = provider_plan is not None and reseller is not None and provider_plan.provider.owner == reseller.id
+    user_index = plan.user_index
+    levels = [_level_spec("user", user_index, account_id, False)]
+    if reseller is not None and not own_provider:
+        levels.append(_level_spec("reseller", plan.reseller_index, reseller.id, user_index.covers(plan.reseller_index)))
+    if provider_plan is not None:
+        levels.append(_level_spec("provider", provider_plan.index, provider_id, user_index.covers(provider_plan.index)))
+    mode = OWN_PROVIDER if own_provider else DIRECT if reseller is None else VIA_RESELLER
+    return CallPlan(tuple(levels), mode, "" if reseller is None else reseller.id,
+                    reseller is not None and reseller.allow_loss_calls, plan.admin_allows_loss,
+                    plan.user_index.currency)
+
+
+def _level_spec(level: str, index: TariffIndex, payer: str, follows_user: bool) -> LevelSpec:
+    entries, probes, probes_upto = index.lookup_tables()
+    return LevelSpec(level, index.tariff_id, entries, probes, probes_upto, follows_user, index.zone, POWERS_OF_TEN[index.decimals],
+                     QUANTUM[index.decimals], ZERO_PRICE[index.decimals], index.rounding_code, payer)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Iterable, NamedTuple
+from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo
 
 from pipeline.rating import rules
@@ -33,7 +34,7 @@ class RateMatch(NamedTuple):
 
 class TariffIndex:
     __slots__ = ("tariff_id", "currency", "decimals", "rounding", "rounding_code", "zone", "_entries", "_lengths",
-                 "_probes")
+                 "_probes", "_probes_upto", "__weakref__")
 
     def __init__(self, tariff: TariffIn, entries: dict[str, tuple[CompiledRate, ...]], lengths: Iterable[int]):
         self.tariff_id = tariff.id
@@ -50,6 +51,11 @@ class TariffIndex:
         # For each number length, the prefix lengths worth probing, longest first: no per-probe test.
         self._probes = tuple(tuple(length for length in self._lengths if length <= size)
                              for size in range(MAX_NUMBER_LENGTH + 1))
+        # _probes_upto[size][longest + 1]: the probes of _probes[size] no longer than `longest`
+        # (-1: none at all), for a walk that already knows no longer prefix can be in the index.
+        self._probes_upto = tuple(tuple(tuple(length for length in probes if length <= longest)
+                                        for longest in range(-1, MAX_NUMBER_LENGTH + 1))
+                                  for probes in self._probes)
 
     @classmethod
     def build(cls, tariff: TariffIn, rates: Iterable[RateIn] | None = None) -> TariffIndex:
@@ -71,7 +77,7 @@ class TariffIndex:
         return self._replaced(entries, self._lengths)
 
     def _replaced(self, entries: dict, lengths: Iterable[int]) -> TariffIndex:
-        copy = object.__new__(TariffIndex)
+        copy = object.__new__(TariffIndex)  # a new object: the `covers` answers of this one do not apply
         for name in ("tariff_id", "currency", "decimals", "rounding", "rounding_code", "zone"):
             setattr(copy, name, getattr(self, name))
         copy._set_entries(entries, lengths)
@@ -106,13 +112,58 @@ class TariffIndex:
 
     def _local_clock(self, epoch: int, holiday_days: frozenset[int]) -> tuple[bool, int]:
         """(is a free day, second of day) at `epoch` in the tariff's zone, DST included."""
-        local_seconds = epoch
-        if self.zone is not None:
-            offset = datetime.fromtimestamp(epoch, self.zone).utcoffset()
-            local_seconds += offset.days * SECONDS_PER_DAY + offset.seconds
-        day, second_of_day = divmod(local_seconds, SECONDS_PER_DAY)
-        weekday = (day + THURSDAY) % 7
-        return weekday >= 5 or day in holiday_days, second_of_day
+        return local_clock(self.zone, epoch, holiday_days)
+
+    def lookup_tables(self) -> tuple[dict[str, tuple[CompiledRate, ...]], tuple, tuple]:
+        """(prefix -> versions, number length -> prefix lengths to probe, the same cut to a longest
+        length): what the chain's inlined lookup walks, exactly as lookup_at does. None of them
+        changes once the index is made."""
+        return self._entries, self._probes, self._probes_upto
+
+    def covers(self, other: TariffIndex) -> bool:
+        """Whether every prefix of `other` is a prefix here too (same destination list, the usual
+        case along a billing chain). Then no prefix of a number in `other` is longer than the
+        longest prefix of it here, and other's walk can start at that length. Remembered per pair
+        of indexes (both never change); O(len(other)) the first time."""
+        known = _covers.get(self)
+        if known is None:
+            known = _covers[self] = WeakKeyDictionary()
+        answer = known.get(other)
+        if answer is None:
+            answer = known[other] = other is self or other._entries.keys() <= self._entries.keys()
+        return answer
+
+
+_covers: WeakKeyDictionary[TariffIndex, WeakKeyDictionary[TariffIndex, bool]] = WeakKeyDictionary()
+OFFSET_BUCKET = 900  # seconds: zone offsets are cached per quarter hour of UTC time
+_offsets: dict[tuple[ZoneInfo, int], int] = {}
+
+
+def zone_offset(zone: ZoneInfo, epoch: int) -> int:
+    """The zone's UTC offset in seconds at `epoch`, DST included. Cached per quarter hour when the
+    offset is the same at both ends of it (zones change offset at most once in a quarter hour), so
+    a quarter hour holding a transition is always computed exactly."""
+    key = (zone, epoch // OFFSET_BUCKET)
+    offset = _offsets.get(key)
+    if offset is None:
+        offset = _offset_now(zone, epoch)
+        first = key[1] * OFFSET_BUCKET
+        if _offset_now(zone, first) == _offset_now(zone, first + OFFSET_BUCKET - 1) == offset:
+            if len(_offsets) >= 100_000:
+                _offsets.clear()
+            _offsets[key] = offset
+    return offset
+
+
+def _offset_now(zone: ZoneInfo, epoch: int) -> int:
+    offset = datetime.fromtimestamp(epoch, zone).utcoffset()
+    return offset.days * SECONDS_PER_DAY + offset.seconds
+
+
+def local_clock(zone: ZoneInfo | None, epoch: int, holiday_days: frozenset[int]) -> tuple[bool, int]:
+    """(is a free day, second of day) at `epoch` in `zone` (None: UTC)."""
+    day, second_of_day = divmod(epoch if zone is None else epoch + zone_offset(zone, epoch), SECONDS_PER_DAY)
+    return (day + THURSDAY) % 7 >= 5 or day in holiday_days, second_of_day
 
 
 def _compile_entries(existing: dict[str, tuple[CompiledRate, ...]], rates: Iterable[RateIn]) -> dict:

@@ -21,9 +21,13 @@ async def seed_reference(settings: Settings, *files: Path) -> None:
     await apply_files(settings, [str(p) for p in paths])
 
 
-def start_worker(settings: Settings, name: str = "worker") -> WorkerProcess:
+WORKER_READY = "[^Worker]: Ready"  # Faust's line once every service has started
+GUARD_ACTIVE = "balance guard active"  # only the worker that holds the guard's partition says it
+
+
+def start_worker(settings: Settings, name: str = "worker", ready: str = GUARD_ACTIVE) -> WorkerProcess:
     worker = WorkerProcess(settings, settings.local_dir / "logs" / f"{name}.log").start()
-    worker.wait_until_logged("balance guard active", timeout=120)
+    worker.wait_until_logged(ready, timeout=120)
     return worker
 
 

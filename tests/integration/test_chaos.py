@@ -14,7 +14,7 @@ from pipeline.balances.charges import charges_for
 from pipeline.control_topic import current_balances
 from pipeline.schemas import wire
 from pipeline.topic_io import produce_all, read_all
-from tests.integration.kit import seed_reference, start_worker, wait_for
+from tests.integration.kit import GUARD_ACTIVE, WORKER_READY, seed_reference, start_worker, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -71,6 +71,7 @@ async def test_sigkill_leaves_every_balance_exact(settings_factory, tmp_path):
     payments += rng.sample(payments, 30)  # the same payment id twice counts once
 
     worker = start_worker(settings, "chaos-0")
+    steady = None  # a second worker from half-way on: every kill is then also a rebalance under load
     try:
         chunks = [cdrs[i::KILLS + 1] for i in range(KILLS + 1)]
         pay_chunks = [payments[i::KILLS + 1] for i in range(KILLS + 1)]
@@ -81,12 +82,16 @@ async def test_sigkill_leaves_every_balance_exact(settings_factory, tmp_path):
                 break
             await asyncio.sleep(rng.uniform(1.0, 4.0))  # somewhere in the middle of the work
             worker.kill()
-            worker = start_worker(settings, f"chaos-{kill + 1}")
+            if kill == KILLS // 2:
+                steady = start_worker(settings, "chaos-steady", ready=WORKER_READY)
+            worker = start_worker(settings, f"chaos-{kill + 1}", ready=WORKER_READY if steady else GUARD_ACTIVE)
 
         expected = await expected_balances(settings, paid, CDRS)
         await wait_for(lambda: balances_match(settings, expected), 240, "exact balances", worker)
     finally:
         worker.stop()
+        if steady is not None:
+            steady.stop()
 
     rated = await read_all(settings, "cdr.rated")
     assert {m.key for m in rated} == {f"ast1/chaos-{n}".encode() for n in range(CDRS)}

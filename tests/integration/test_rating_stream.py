@@ -11,7 +11,7 @@ from pipeline.sample_cdrs import sample_stream
 from pipeline.control_topic import current_balances
 from pipeline.schemas import wire
 from pipeline.topic_io import produce_all, read_all
-from tests.integration.kit import outputs, seed_reference, start_worker, wait_for
+from tests.integration.kit import WORKER_READY, outputs, seed_reference, start_worker, wait_for
 
 
 async def test_every_cdr_ends_rated_or_rejected_and_resending_charges_nothing(settings_factory):
@@ -46,7 +46,7 @@ async def test_every_cdr_ends_rated_or_rejected_and_resending_charges_nothing(se
 async def test_two_workers_share_partitions_and_see_new_reference_data(settings_factory, tmp_path):
     settings = settings_factory(partitions=4)
     await seed_reference(settings)
-    first, second = start_worker(settings, "w1"), start_worker(settings, "w2")
+    first, second = start_worker(settings, "w1"), start_worker(settings, "w2", ready=WORKER_READY)
     try:
         # published after both started: a new reseller's user with a tariff of his own
         late = tmp_path / "late.json"
