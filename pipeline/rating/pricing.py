@@ -47,7 +47,7 @@ def price_of(rate: CompiledRate, billed: int, decimals: int, rounding_code: int)
                 units += 1
         elif rounding_code == 1:
             units += 1
-    return Decimal(units) * QUANTUM[decimals]
+    return QUANTUM[decimals] * units  # exact: the int converts to Decimal first, as Decimal(units) * QUANTUM
 
 
 def charge(rate: CompiledRate, billsec: int, decimals: int, rounding_code: int) -> tuple[int, Decimal]:
