@@ -37,10 +37,13 @@ class BatchSender:
             batch = self.batches[(topic, partition)] = self.producer.create_batch()
             batch.append(key=key, value=value, timestamp=None)
 
-    async def flush(self) -> None:
-        """Send what is pending and wait until the broker acknowledged every message."""
+    async def send_pending(self) -> None:
+        """Hand the batches still being filled to the producer."""
         for topic, partition in list(self.batches):
             await self._send(topic, partition)
+
+    async def wait(self) -> None:
+        """Until the broker acknowledged every message sent so far (raises if one failed)."""
         sent, self.sent = self.sent, []
         await asyncio.gather(*sent)
 

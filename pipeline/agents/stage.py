@@ -72,24 +72,49 @@ class Stage(faust.Service):
 
     @faust.Service.task
     async def _run(self) -> None:
+        self.in_flight: tuple[BatchSender, dict] | None = None
         await self.before_first_batch()
-        await run_steps(self, self._step, on_error=lambda: rewind_to_committed(self.consumer))
+        await run_steps(self, self._step, on_error=self._start_over)
 
     async def _step(self) -> None:
+        """Work out batch N+1 while the broker acknowledges batch N, then commit N.
+
+        Batch N's offsets are committed only once everything it produced is acknowledged, as
+        at-least-once demands; overlapping that wait with the next batch's work keeps the
+        loop busy instead of idle on round trips (a third of its time, measured).
+        """
         batches = await self.consumer.getmany(
             timeout_ms=max(1, int(self.batch_seconds * 1000)), max_records=self.batch_size
         )
-        if not batches:
-            return
         async with self.lock:
-            sender = BatchSender(self.producer)
-            await self.handle([m for messages in batches.values() for m in messages], sender)
-            await sender.flush()  # outputs and state acknowledged before the offsets move on
-            try:
-                await self.consumer.commit({tp: messages[-1].offset + 1 for tp, messages in batches.items()})
-            except CommitFailedError:
-                # the partitions moved meanwhile: their new owner re-reads the batch, harmlessly
-                log.warning("%s: offsets not committed after a rebalance; the batch will be re-read", self.name)
+            pending = None
+            if batches:
+                sender = BatchSender(self.producer)
+                await self.handle([m for messages in batches.values() for m in messages], sender)
+                await sender.send_pending()
+                pending = (sender, {tp: messages[-1].offset + 1 for tp, messages in batches.items()})
+            if self.in_flight is not None:
+                await self._commit(*self.in_flight)
+            self.in_flight = pending
+
+    async def _commit(self, sender: BatchSender, offsets: dict) -> None:
+        await sender.wait()  # outputs and state acknowledged before the offsets move on
+        try:
+            await self.consumer.commit(offsets)
+        except CommitFailedError:
+            # the partitions moved meanwhile: their new owner re-reads the batch, harmlessly
+            log.warning("%s: offsets not committed after a rebalance; the batch will be re-read", self.name)
+
+    async def _start_over(self) -> None:
+        """After a failed step: what was not acknowledged may be lost, so the in-memory state may
+        be ahead of its changelog. Read again from the last commit, with state from the changelog."""
+        self.in_flight = None
+        async with self.lock:
+            for store in self.stores_by_name.values():
+                held = set(store.partitions)
+                store.partitions.clear()
+                await store.hold(held)
+        await rewind_to_committed(self.consumer)
 
     async def hold_partitions(self, partitions: set[int]) -> None:
         async with self.lock:
