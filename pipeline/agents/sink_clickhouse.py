@@ -49,6 +49,8 @@ class SinkClickHouse(faust.Service):
         self.refused_total = 0
 
     async def on_stop(self) -> None:
+        for writer in (self.calls, *self.mirrors.values()):
+            writer.close()  # a writer still retrying gives up; its rows are not committed
         await self.consumer.stop()
 
     @faust.Service.task

@@ -10,7 +10,7 @@ ReplacingMergeTree folds into one row per call.
 from __future__ import annotations
 
 import logging
-import time
+import threading
 from dataclasses import dataclass
 from typing import Callable, Sequence
 from urllib.parse import urlparse, urlunparse
@@ -50,6 +50,10 @@ class Backoff:
         return min(self.cap, self.first * self.factor ** (attempt - 1))
 
 
+class WriterStopped(Exception):
+    """The writer was closed while it was still retrying: the rows were not inserted."""
+
+
 class ClickHouseWriter:
     """`write(rows)` inserts into `<database>.<table>`; blocking, so the agent runs it in a thread."""
 
@@ -61,13 +65,15 @@ class ClickHouseWriter:
         columns: Sequence[str] = COLUMNS,
         client_factory: Callable[[], object] | None = None,
         backoff: Backoff = Backoff(),
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] | None = None,
     ) -> None:
         self.statement = insert_statement(settings.clickhouse_database, table, columns)
         self._client_factory = client_factory or (lambda: connect(settings))
         self._client = None
         self._backoff = backoff
-        self._sleep = sleep
+        self._stopped = threading.Event()
+        # waiting on the event, not time.sleep: close() ends a retry loop at once (worker stop)
+        self._sleep = sleep or self._stopped.wait
         self.retries = 0  # over the writer's life, for tests and the benchmark
 
     def write(self, rows: Sequence[tuple]) -> int:
@@ -76,6 +82,8 @@ class ClickHouseWriter:
         attempt = 0
         while True:
             attempt += 1
+            if self._stopped.is_set():
+                raise WriterStopped(f"stopped with {len(rows)} rows not inserted; they are read again at start")
             try:
                 if self._client is None:
                     self._client = self._client_factory()
@@ -94,6 +102,7 @@ class ClickHouseWriter:
                 self._sleep(delay)
 
     def close(self) -> None:
+        self._stopped.set()
         self._drop_client()
 
     def _drop_client(self) -> None:

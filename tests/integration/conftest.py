@@ -55,4 +55,9 @@ def settings_factory(local_stack, session_prefix, tmp_path_factory):
         return settings
 
     yield make
+    from pipeline.sinks.clickhouse import connect
+
+    for settings in made:  # each test's own database goes with it
+        if settings.clickhouse_database.startswith("rating_t"):
+            connect(settings, database="default").execute(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")
 

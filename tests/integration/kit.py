@@ -9,6 +9,7 @@ from pathlib import Path
 from pipeline.kafka_admin import ensure_topics
 from pipeline.reference_apply import apply_files
 from pipeline.settings import REPO_ROOT, Settings
+from pipeline.sinks.migrate import migrate
 from pipeline.topic_io import count_messages
 from pipeline.worker_process import WorkerProcess
 
@@ -16,6 +17,8 @@ SAMPLES = REPO_ROOT / "samples"
 
 
 async def seed_reference(settings: Settings, *files: Path) -> None:
+    """Topics, the ClickHouse schema (the worker's sink needs it) and reference data."""
+    migrate(settings)
     await ensure_topics(settings)
     paths = files or (SAMPLES / "operator.json", SAMPLES / "resellers.json")
     await apply_files(settings, [str(p) for p in paths])
@@ -27,7 +30,11 @@ GUARD_ACTIVE = "balance guard active"  # only the worker that holds the guard's 
 
 def start_worker(settings: Settings, name: str = "worker", ready: str = GUARD_ACTIVE) -> WorkerProcess:
     worker = WorkerProcess(settings, settings.local_dir / "logs" / f"{name}.log").start()
-    worker.wait_until_logged(ready, timeout=120)
+    try:
+        worker.wait_until_logged(ready, timeout=120)
+    except BaseException:
+        worker.kill()  # a worker that never got ready must not outlive its test
+        raise
     return worker
 
 

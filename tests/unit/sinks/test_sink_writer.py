@@ -68,3 +68,31 @@ def test_client_url_points_at_another_database_and_keeps_the_rest():
     assert insert_statement("r", "accounts", ("id", "name")) == "INSERT INTO r.accounts (id, name) VALUES"
 
 
+
+
+def test_close_ends_a_retry_loop_without_inserting():
+    import threading
+
+    from pipeline.sinks.clickhouse import WriterStopped
+
+    class Down:
+        def execute(self, *args):
+            raise ConnectionError("ClickHouse is down")
+
+        def disconnect(self):
+            pass
+
+    writer = ClickHouseWriter(Settings(), client_factory=Down)
+    outcome = []
+
+    def insert():
+        try:
+            writer.write([("a",)])
+        except WriterStopped as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=insert)
+    thread.start()
+    writer.close()  # as the sink does when the worker stops
+    thread.join(timeout=5)
+    assert not thread.is_alive() and len(outcome) == 1
