@@ -129,7 +129,7 @@ def bench_rating(prefixes: int, calls: int) -> None:
     run_benchmark(prefixes=prefixes, calls=calls)
 
 
-@click.command("bench-stream", help="CDRs/s through the rating agent beside raw aiokafka and an empty Faust agent.")
+@click.command("bench-stream", help="CDRs/s through the rating stage beside raw aiokafka and an empty Faust agent.")
 @click.option("--cdrs", default=100_000, show_default=True)
 def bench_stream(cdrs: int) -> None:
     from pipeline.bench.stream import run

@@ -1,1 +1,1 @@
-"""Faust agents: thin plumbing around the pure code (decode, call, send). One file per agent."""
+"""The worker's stages: thin plumbing around the pure code (read, decode, call, send). One file each."""

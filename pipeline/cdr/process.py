@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 REJECT_REASONS = (
     "empty", "bad_json", "bad_avro", "not_an_object", "schema",
     "unknown_account", "no_tariff", "unknown_tariff", "no_rate", "unknown_provider",
-    "internal_error",
+    "broken_chain", "currency_mismatch", "internal_error",
 )
 
 
