@@ -15,11 +15,11 @@ from decimal import Decimal
 
 import faust
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener
 
+from pipeline.agents.consumers import group_consumer
 from pipeline.agents.loop import run_steps
 from pipeline.agents.reference import feed
-from pipeline.agents.stage import FETCH_MAX_WAIT_MS
 from pipeline.app import app, settings
 from pipeline.balances.guard_state import GuardState
 from pipeline.control_topic import account_states
@@ -47,15 +47,7 @@ class GuardBalances(faust.Service):
         self.pending: set[str] = set()
         feed.on_change = self._on_reference_change
         self.assignment = _Assignment()
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap,
-            group_id=f"{settings.app_id}-guard",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
-            session_timeout_ms=10000,
-            heartbeat_interval_ms=1000,
-        )
+        self.consumer = group_consumer(settings, "guard")
         self.producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all", linger_ms=0
         )

@@ -13,9 +13,9 @@ import logging
 import time
 
 import faust
-from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import CommitFailedError
 
+from pipeline.agents.consumers import group_consumer
 from pipeline.agents.loop import rewind_to_committed, run_steps
 from pipeline.app import app, settings
 from pipeline.sinks.batch import rows_from_payloads
@@ -35,15 +35,8 @@ class SinkClickHouse(faust.Service):
             topic: ClickHouseWriter(settings, table=MIRRORS[name][0], columns=MIRRORS[name][1])
             for topic, name in MIRRORED.items()
         }
-        self.consumer = AIOKafkaConsumer(
-            RATED, *MIRRORED,
-            bootstrap_servers=settings.kafka_bootstrap,
-            group_id=f"{settings.app_id}-clickhouse",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_partition_fetch_bytes=LARGE_MESSAGE_BYTES,
-            session_timeout_ms=10000,
-            heartbeat_interval_ms=1000,
+        self.consumer = group_consumer(
+            settings, "clickhouse", RATED, *MIRRORED, max_partition_fetch_bytes=LARGE_MESSAGE_BYTES,
         )
         await self.consumer.start()
         self.refused_total = 0

@@ -13,10 +13,11 @@ import asyncio
 import logging
 
 import faust
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError
 
+from pipeline.agents.consumers import group_consumer
 from pipeline.agents.loop import rewind_to_committed, run_steps
 from pipeline.kafka_admin import ensure_topics
 from pipeline.kafka_batches import BatchSender
@@ -24,7 +25,6 @@ from pipeline.settings import Settings
 from pipeline.state_store import ChangelogStore
 
 log = logging.getLogger(__name__)
-FETCH_MAX_WAIT_MS = 20  # aiokafka's 500 ms default holds back records of partitions still being read
 
 
 class Stage(faust.Service):
@@ -45,16 +45,9 @@ class Stage(faust.Service):
         await ensure_topics(self.settings)  # the changelogs too, before anyone restores from them
         self.stores_by_name = {name: ChangelogStore(self.settings, name) for name in self.stores}
         self.lock = asyncio.Lock()  # a rebalance waits for the batch in hand
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
-            group_id=f"{self.settings.app_id}-{self.name}",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            isolation_level="read_committed",
-            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+        self.consumer = group_consumer(
+            self.settings, self.name,
             max_poll_records=self.batch_size,
-            session_timeout_ms=10000,
-            heartbeat_interval_ms=1000,
             # the same partition numbers of every source go to the same worker: a stage reading
             # two topics keyed alike (charges and payments by account) sees each key's all
             partition_assignment_strategy=(RangePartitionAssignor,),
