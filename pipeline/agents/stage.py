@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import faust
 from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener
@@ -25,6 +26,7 @@ from pipeline.settings import Settings
 from pipeline.state_store import ChangelogStore
 
 log = logging.getLogger(__name__)
+COMMIT_EVERY = 0.25  # seconds
 
 
 class Stage(faust.Service):
@@ -60,12 +62,23 @@ class Stage(faust.Service):
         await self.consumer.start()
 
     async def on_stop(self) -> None:
+        try:  # commit what is acknowledged, so a restart re-reads as little as possible
+            async with self.lock:
+                if getattr(self, "in_flight", None) is not None:
+                    await self._commit(*self.in_flight)
+                    self.in_flight = None
+                if getattr(self, "acked", None):
+                    await self._commit_acked()
+        except Exception:  # stopping anyway: what is not committed is read again
+            log.warning("%s: could not commit on stop; the last batches will be re-read", self.name)
         await self.consumer.stop()
         await self.producer.stop()
 
     @faust.Service.task
     async def _run(self) -> None:
         self.in_flight: tuple[BatchSender, dict] | None = None
+        self.acked: dict = {}
+        self.committed_at = time.monotonic()
         await self.before_first_batch()
         await run_steps(self, self._step, on_error=self._start_over)
 
@@ -92,6 +105,16 @@ class Stage(faust.Service):
 
     async def _commit(self, sender: BatchSender, offsets: dict) -> None:
         await sender.wait()  # outputs and state acknowledged before the offsets move on
+        self.acked.update(offsets)
+        # not every batch: a commit is a broker round trip, and the block signal crosses four
+        # stages; a crash re-reads at most COMMIT_EVERY of acknowledged work, harmlessly
+        if time.monotonic() - self.committed_at >= COMMIT_EVERY:
+            await self._commit_acked()
+
+    async def _commit_acked(self) -> None:
+        offsets, self.acked, self.committed_at = self.acked, {}, time.monotonic()
+        if not offsets:
+            return
         try:
             await self.consumer.commit(offsets)
         except CommitFailedError:
@@ -101,7 +124,7 @@ class Stage(faust.Service):
     async def _start_over(self) -> None:
         """After a failed step: what was not acknowledged may be lost, so the in-memory state may
         be ahead of its changelog. Read again from the last commit, with state from the changelog."""
-        self.in_flight = None
+        self.in_flight, self.acked = None, {}
         async with self.lock:
             for store in self.stores_by_name.values():
                 held = set(store.partitions)
