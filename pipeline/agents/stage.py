@@ -16,7 +16,7 @@ import time
 import faust
 from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from aiokafka.errors import CommitFailedError
+from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from pipeline.agents.consumers import group_consumer
 from pipeline.agents.loop import rewind_to_committed, run_steps
@@ -113,11 +113,13 @@ class Stage(faust.Service):
 
     async def _commit_acked(self) -> None:
         offsets, self.acked, self.committed_at = self.acked, {}, time.monotonic()
+        assigned = self.consumer.assignment()  # partitions lost in a rebalance are their new owner's
+        offsets = {tp: offset for tp, offset in offsets.items() if tp in assigned}
         if not offsets:
             return
         try:
             await self.consumer.commit(offsets)
-        except CommitFailedError:
+        except (CommitFailedError, IllegalStateError):
             # the partitions moved meanwhile: their new owner re-reads the batch, harmlessly
             log.warning("%s: offsets not committed after a rebalance; the batch will be re-read", self.name)
 
