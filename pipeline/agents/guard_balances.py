@@ -45,6 +45,7 @@ class _Assignment(ConsumerRebalanceListener):
 class GuardBalances(faust.Service):
     async def on_start(self) -> None:
         self.pending: set[str] = set()
+        self.children_of: dict[str, list[str]] | None = None
         feed.on_change = self._on_reference_change
         self.assignment = _Assignment()
         self.consumer = group_consumer(settings, "guard")
@@ -62,6 +63,18 @@ class GuardBalances(faust.Service):
     def _on_reference_change(self, kind: str, ident: str) -> None:
         if kind == "account":
             self.pending.add(ident)
+            self.children_of = None  # rebuilt when next needed
+
+    def _accounts_under(self, account_id: str) -> list[str]:
+        # parent -> children, built once per change of the accounts: a reseller's flip cascades
+        # over thousands of users, and each of them asks for its own children too
+        if self.children_of is None:
+            index: dict[str, list[str]] = {}
+            for account in feed.book.accounts():
+                if account.parent:
+                    index.setdefault(account.parent, []).append(account.id)
+            self.children_of = index
+        return self.children_of.get(account_id, [])
 
     @faust.Service.task
     async def _guard(self) -> None:
@@ -91,7 +104,7 @@ class GuardBalances(faust.Service):
 
     async def _take_over(self) -> GuardState:
         """Rebuild from the compacted topics, then publish whatever differs from switch.control."""
-        state = GuardState(feed.book.account, _children, settings.default_server)
+        state = GuardState(feed.book.account, self._accounts_under, settings.default_server)
         for account, signal in (await account_states(settings)).items():
             state.remember(account, signal["state"], signal.get("server", ""), signal["version"])
         partitions = list(self.consumer.assignment())
@@ -132,10 +145,6 @@ class GuardBalances(faust.Service):
         if sent:
             await asyncio.gather(*sent)  # delivered before the next batch is judged
 
-
-def _children(account_id: str) -> list[str]:
-    # a scan, but only when an account's blocked state flips: rare next to balance updates
-    return [account.id for account in feed.book.accounts() if account.parent == account_id]
 
 
 if settings.runs("guard"):
