@@ -1,23 +1,15 @@
-"""Which accounts a rated call debits, and by how much (DOMAIN.md "Balances")."""
+"""Which accounts a rated call debits, and by how much, read from its cdr.rated record."""
 from __future__ import annotations
 
 from decimal import Decimal
+
+from pipeline.rating.rated_call import debits
 
 _ZERO = Decimal(0)
 
 
 def charges_for(record: dict) -> list[tuple[str, Decimal]]:
-    """(account, amount to debit) for a cdr.rated record; free legs debit nothing.
-
-    The user pays his user price and his reseller pays the reseller price in the same step; a
-    reseller PRO's call through his own provider does not touch his balance with the admin.
-    """
-    charges = []
-    user_price = Decimal(record["user_price"])
-    if user_price != _ZERO:
-        charges.append((record["account"], user_price))
-    if record["reseller"] and not record["own_provider"]:
-        reseller_price = Decimal(record["reseller_price"])
-        if reseller_price != _ZERO:
-            charges.append((record["reseller"], reseller_price))
-    return charges
+    """(account, amount to debit) for a cdr.rated record; free legs debit nothing."""
+    owed = debits(record["account"], record["reseller"], record["own_provider"],
+                  Decimal(record["user_price"]), Decimal(record["reseller_price"]))
+    return [(account, amount) for account, amount in owed if amount != _ZERO]

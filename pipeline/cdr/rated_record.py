@@ -1,17 +1,13 @@
 """A RatedCall from the engine -> the wide record of cdr.rated (rated_call.v1.avsc)."""
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
-
 import json
+from datetime import datetime
 
 import orjson
 
 from pipeline.rating.chain import Leg, RatedCall
 from pipeline.schemas.cdr import CdrIn
-
-_ZERO = Decimal(0)
 
 
 def rated_record(rated: RatedCall, cdr: CdrIn, rated_at: datetime) -> dict:

@@ -48,9 +48,8 @@ class RatedCall(NamedTuple):
         """(account id, amount to debit), in one step: the user pays his price and his reseller pays
         the reseller price, except on the reseller's own provider, which he pays outside the
         installation. Zero amounts are kept so every rated call debits the same accounts."""
-        if self.reseller is None:
-            return ((self.call.account, self.user.price),)
-        return ((self.call.account, self.user.price), (self.reseller_id, self.reseller.price))
+        reseller_price = ZERO if self.reseller is None else self.reseller.price
+        return debits(self.call.account, self.reseller_id, self.own_provider, self.user.price, reseller_price)
 
     @property
     def provider_price(self) -> Decimal:
@@ -58,6 +57,16 @@ class RatedCall(NamedTuple):
 
 
 ZERO = Decimal(0)
+
+
+def debits(account: str, reseller: str, own_provider: bool, user_price: Decimal,
+           reseller_price: Decimal) -> tuple[tuple[str, Decimal], ...]:
+    """Who pays what for one call (DOMAIN.md "Balances"), the one place this rule lives: the user
+    his user price and, in the same step, his reseller the reseller price; a direct user only
+    himself; a reseller PRO's call through his own provider leaves his balance untouched."""
+    if not reseller or own_provider:
+        return ((account, user_price),)
+    return ((account, user_price), (reseller, reseller_price))
 
 
 @dataclass(frozen=True, slots=True)
