@@ -1,15 +1,12 @@
-"""`python -m pipeline`: Faust's own commands (worker, ...) plus ours (migrate, ref apply, pay, ...)."""
+"""`python -m pipeline` (and the `rating` console script): every command of the product."""
 from __future__ import annotations
 
 
 def main() -> None:
-    from faust.cli.faust import cli
-
     from pipeline import cli as commands
-    from pipeline.app import app
 
-    commands.register(cli)
-    app.main()
+    commands.register(commands.cli)
+    commands.cli(prog_name="python -m pipeline")
 
 
 if __name__ == "__main__":

@@ -1,21 +1,28 @@
-"""Creating the product's topics before anything reads or writes them."""
+"""Creating the product's topics before anything reads or writes them, and checking the ones that
+exist: the pipeline's state is co-partitioned, so a topic with the wrong partition count (one
+auto-created by a stray client with the broker's default of 1) would split ledgers silently."""
 from __future__ import annotations
 
 import asyncio
 import logging
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from pipeline.runtime.clients import KafkaClients
 from pipeline.settings import Settings
 from pipeline.topics import TOPICS, partitions_of
 
 log = logging.getLogger(__name__)
 
 
-async def ensure_topics(settings: Settings) -> None:
+class TopicLayoutError(Exception):
+    """Existing topics whose partition counts the pipeline cannot work with."""
+
+
+async def ensure_topics(settings: Settings, clients: KafkaClients | None = None) -> None:
     """Create every topic that is missing; existing topics are left as they are."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=30000)
+    admin = (clients or KafkaClients(settings)).admin()
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -40,7 +47,31 @@ async def ensure_topics(settings: Settings) -> None:
         await admin.close()
 
 
-async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], timeout: float = 15.0) -> None:
+async def check_partitions(settings: Settings, clients: KafkaClients | None = None) -> None:
+    """Raise TopicLayoutError naming every topic whose partition count is not what the
+    pipeline's co-partitioned state relies on."""
+    admin = (clients or KafkaClients(settings)).admin()
+    await admin.start()
+    try:
+        strict = {settings.topic(t.name): partitions_of(t, settings) for t in TOPICS if t.strict_partitions}
+        described = await admin.describe_topics(list(strict))
+    finally:
+        await admin.close()
+    problems = []
+    for topic in described:
+        expected = strict.get(topic["topic"])
+        found = len(topic["partitions"])
+        if expected is not None and found and found != expected:
+            problems.append(f"{topic['topic']} has {found} partition(s), the pipeline needs {expected}")
+    if problems:
+        raise TopicLayoutError(
+            "refusing to start: " + "; ".join(problems)
+            + ". Was a topic auto-created by a client before the pipeline created it? Recreate it with "
+            "the right count (or set RATING_PARTITIONS to the count the topics have) and start again."
+        )
+
+
+async def _wait_for_leaders(admin, names: list[str], timeout: float = 15.0) -> None:
     """New partitions answer NotLeaderForPartition for a moment; readers should not see that."""
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:

@@ -4,19 +4,22 @@ from __future__ import annotations
 from decimal import Decimal
 
 import orjson
-from aiokafka import AIOKafkaProducer
 
 from pipeline.kafka_admin import ensure_topics
+from pipeline.runtime.clients import KafkaClients
+from pipeline.schemas.payment import PaymentIn
 from pipeline.settings import Settings
 
 
 async def send_payment(settings: Settings, payment_id: str, account: str, amount: Decimal) -> None:
+    """Checked by the same model as the pipeline checks it (raises pydantic's ValidationError)."""
+    payment = PaymentIn.model_validate({"id": payment_id, "account": account, "amount": str(amount)})
     await ensure_topics(settings)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all")
+    producer = KafkaClients(settings).producer()
     await producer.start()
     try:
-        value = orjson.dumps({"id": payment_id, "account": account, "amount": str(amount)})
-        # keyed by account: the balance agent owns an account's ledger by that key's partition
+        value = orjson.dumps({"id": payment.id, "account": payment.account, "amount": str(payment.amount)})
+        # keyed by account, as billing systems do; the pipeline re-keys it with its own partitioner
         await producer.send_and_wait(settings.topic("balance.payments"), value, key=account.encode())
     finally:
         await producer.stop()

@@ -12,22 +12,21 @@ import base64
 from collections import Counter
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from pipeline.runtime.clients import KafkaClients
 from pipeline.settings import Settings
-from pipeline.topic_io import reached, topic_partitions
+from pipeline.stages.rate_cdrs import ALLOW_OLD_HEADER
+from pipeline.topic_io import topic_partitions
+from pipeline.runtime.topic_read import read_to_end
 
 
-async def replay(settings: Settings, reason: str | None) -> Counter:
+async def replay(settings: Settings, reason: str | None, allow_old: bool = False) -> Counter:
+    """`allow_old`: the replayed CDRs may be older than the dedup window (rated anyway; the
+    operator vouches that they were never charged, as the window no longer remembers them)."""
     counts: Counter = Counter()
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        group_id=f"{settings.app_id}-replay-{reason or 'all'}",  # the cursor of this filter
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        isolation_level="read_committed",
-    )
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all")
+    clients = KafkaClients(settings)
+    consumer = clients.reader(group=f"replay-{reason or 'all'}")  # the cursor of this filter
+    producer = clients.producer()
     await consumer.start()
     await producer.start()
     try:
@@ -35,33 +34,33 @@ async def replay(settings: Settings, reason: str | None) -> Counter:
         if not partitions:
             return counts
         consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        while not await reached(consumer, ends):
-            for messages in (await consumer.getmany(timeout_ms=500)).values():
-                for message in messages:
-                    if _past_end(message, ends):
-                        continue
-                    rejected = orjson.loads(message.value)
-                    if reason is None or rejected["reason"] == reason:
-                        await _resend(producer, message.key, rejected)
-                        counts[rejected["reason"]] += 1
+        positions = {tp: await consumer.position(tp) for tp in partitions}  # the cursor, else the start
+        rejected_records: list = []
+        # up to the end as of now: records rejected meanwhile (perhaps our own replays, rejected
+        # again) wait for the next run
+        ends = await read_to_end(consumer, partitions, rejected_records.append, from_offsets=positions)
+        for message in rejected_records:
+            rejected = orjson.loads(message.value)
+            if reason is None or rejected["reason"] == reason:
+                if rejected.get("payload_truncated"):
+                    counts["not replayable (payload cut)"] += 1
+                    continue
+                await _resend(producer, message.key, rejected, allow_old)
+                counts[rejected["reason"]] += 1
         await producer.flush()
-        await consumer.commit({tp: end for tp, end in ends.items()})
+        await consumer.commit(ends)
     finally:
         await consumer.stop()
         await producer.stop()
     return counts
 
 
-def _past_end(message, ends) -> bool:
-    # records rejected while we read (perhaps our own replays, rejected again) wait for next time
-    return any(tp.topic == message.topic and tp.partition == message.partition and message.offset >= end
-               for tp, end in ends.items())
-
-
-async def _resend(producer: AIOKafkaProducer, key: bytes | None, rejected: dict) -> None:
+async def _resend(producer, key: bytes | None, rejected: dict, allow_old: bool) -> None:
     payload = rejected["payload"].encode()
     if rejected.get("payload_encoding") == "base64":
         payload = base64.b64decode(payload)
     origin = f"{rejected['topic']}/{rejected['partition']}/{rejected['offset']}"
-    await producer.send(rejected["topic"], payload, key=key, headers=[("replayed-from", origin.encode())])
+    headers = [("replayed-from", origin.encode())]
+    if allow_old:
+        headers.append((ALLOW_OLD_HEADER, b"1"))
+    await producer.send(rejected["topic"], payload, key=key, headers=headers)

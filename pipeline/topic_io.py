@@ -1,59 +1,35 @@
-"""Whole-topic reads and bulk writes: for commands, the demo, benchmarks and tests."""
+"""Whole-topic reads and bulk writes for commands and tests, on the runtime's one client factory
+and one read-to-end (pipeline/runtime)."""
 from __future__ import annotations
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-
+from pipeline.runtime.clients import KafkaClients
+from pipeline.runtime.topic_read import partitions_of as topic_partitions
+from pipeline.runtime.topic_read import reached, read_to_end
 from pipeline.settings import Settings
 
-
-async def topic_partitions(consumer: AIOKafkaConsumer, name: str) -> list[TopicPartition]:
-    """The partitions of a topic by full name; empty if it does not exist."""
-    parts = consumer.partitions_for_topic(name)
-    if not parts:  # the client only knows topics it was asked about: refresh once
-        await consumer._client.force_metadata_update()
-        parts = consumer.partitions_for_topic(name) or set()
-    return [TopicPartition(name, p) for p in sorted(parts)]
+__all__ = ["topic_partitions", "reached", "read_all", "produce_all", "count_messages"]
 
 
-async def reached(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
-    """Whether the consumer's position is at or past each of these end offsets."""
-    for tp, end in ends.items():
-        if await consumer.position(tp) < end:
-            return False
-    return True
-
-
-async def read_all(settings: Settings, topic: str) -> list:
+async def read_all(settings: Settings, topic: str, clients: KafkaClients | None = None) -> list:
     """Every committed message of a topic (by contract name) up to its end as of this call."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        isolation_level="read_committed",
-    )
+    consumer = (clients or KafkaClients(settings)).reader(large_messages=True)
     await consumer.start()
     try:
         partitions = await topic_partitions(consumer, settings.topic(topic))
         if not partitions:
             return []
         consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        messages = []
-        while not await reached(consumer, ends):
-            for batch in (await consumer.getmany(timeout_ms=500)).values():
-                messages.extend(batch)
+        messages: list = []
+        await read_to_end(consumer, partitions, messages.append)
         return messages
     finally:
         await consumer.stop()
 
 
-async def produce_all(settings: Settings, topic: str, messages, linger_ms: int = 5) -> None:
+async def produce_all(settings: Settings, topic: str, messages, linger_ms: int = 5,
+                      clients: KafkaClients | None = None) -> None:
     """Send (key, value) pairs to a topic (by contract name) and wait until all are acknowledged."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all", linger_ms=linger_ms
-    )
+    producer = (clients or KafkaClients(settings)).producer(linger_ms=linger_ms)
     await producer.start()
     try:
         name = settings.topic(topic)
@@ -64,9 +40,9 @@ async def produce_all(settings: Settings, topic: str, messages, linger_ms: int =
         await producer.stop()
 
 
-async def count_messages(settings: Settings, topic: str) -> int:
+async def count_messages(settings: Settings, topic: str, clients: KafkaClients | None = None) -> int:
     """Messages in a topic now (end offset minus start offset, summed over partitions)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None)
+    consumer = (clients or KafkaClients(settings)).reader()
     await consumer.start()
     try:
         partitions = await topic_partitions(consumer, settings.topic(topic))

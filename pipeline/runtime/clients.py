@@ -1,0 +1,84 @@
+"""The one place Kafka clients are built, so their options cannot drift apart.
+
+Every stage, command and service asks a `KafkaClients` for its consumer, producer or admin
+client. Tests hand the same code an in-memory broker with the same methods
+(tests/support/memory_broker.py), which is why nothing else imports aiokafka's constructors.
+"""
+from __future__ import annotations
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from pipeline.settings import Settings
+from pipeline.topics import LARGE_MESSAGE_BYTES, MESSAGE_BYTES
+# aiokafka's 500 ms default holds back records of partitions still being read
+FETCH_MAX_WAIT_MS = 20
+
+
+class KafkaClients:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def group_consumer(self, group: str, *, max_poll_records: int | None = None,
+                       partition_assignment_strategy=None, large_messages: bool = False) -> AIOKafkaConsumer:
+        """A member of the group `<app id>-<group>` that commits only when told to."""
+        options = {}
+        if partition_assignment_strategy is not None:
+            options["partition_assignment_strategy"] = partition_assignment_strategy
+        if max_poll_records is not None:
+            options["max_poll_records"] = max_poll_records
+        return AIOKafkaConsumer(
+            **self._common_consumer_options(large_messages),
+            group_id=f"{self.settings.app_id}-{group}",
+            # the defaults (45 s session) made a killed worker's partitions wait that long for a new owner
+            session_timeout_ms=10000,
+            heartbeat_interval_ms=1000,
+            max_poll_interval_ms=self.settings.max_poll_interval_ms,
+            **options,
+        )
+
+    def reader(self, *, large_messages: bool = False, group: str | None = None,
+               uncommitted: bool = False) -> AIOKafkaConsumer:
+        """A consumer assigned partitions by hand (no group unless one is named, for a cursor).
+        `uncommitted`: reads up to the high watermark, open transactions included (only to learn
+        where a topic ends: a read_committed end offset stops at the last stable offset)."""
+        group_id = f"{self.settings.app_id}-{group}" if group else None
+        options = self._common_consumer_options(large_messages)
+        if uncommitted:
+            options["isolation_level"] = "read_uncommitted"
+        return AIOKafkaConsumer(**options, group_id=group_id)
+
+    def producer(self, *, linger_ms: int = 2, transactional_id: str | None = None,
+                 large_messages: bool = False) -> AIOKafkaProducer:
+        """Idempotent, acks=all. `transactional_id` (made unique per topic prefix): a producer with
+        the same id in another process fences this one, as Kafka's transactions do."""
+        options = {}
+        if transactional_id is not None:
+            options["transactional_id"] = f"{self.settings.app_id}-{transactional_id}"
+        if large_messages:  # a 100,000-prefix tariff compresses several-fold
+            options["compression_type"] = "gzip"
+        return AIOKafkaProducer(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=linger_ms,
+            max_request_size=LARGE_MESSAGE_BYTES if large_messages else MESSAGE_BYTES,
+            **options,
+        )
+
+    def admin(self) -> AIOKafkaAdminClient:
+        return AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap, request_timeout_ms=30000)
+
+    def _common_consumer_options(self, large_messages: bool) -> dict:
+        options = dict(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            # `ref apply` and the state changelogs may be written in transactions: never read an
+            # aborted one
+            isolation_level="read_committed",
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+        )
+        if large_messages:
+            options.update(max_partition_fetch_bytes=LARGE_MESSAGE_BYTES, fetch_max_bytes=LARGE_MESSAGE_BYTES)
+        return options

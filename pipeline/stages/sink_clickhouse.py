@@ -1,0 +1,79 @@
+"""cdr.rated -> rating.rated_calls, and ref.accounts/tariffs/providers -> their mirror tables.
+
+Its own consumer group: ClickHouse being down delays only ClickHouse, never charging or blocking.
+Rows are inserted by `flush`, which the checkpoint loop runs before it commits the offsets of
+what they came from; a crash or stop before that re-inserts, which the ReplacingMergeTree tables
+(keyed by the call, by the id) absorb. While ClickHouse is down an insert fails after a few
+tries and the loop backs off and polls again, so the consumer keeps its group membership
+however long the outage lasts.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from pipeline.runtime.checkpoint import TransientError
+from pipeline.runtime.outputs import Context
+from pipeline.sinks.batch import rows_from_payloads
+from pipeline.sinks.clickhouse import ClickHouseWriter
+from pipeline.sinks.reference_rows import MIRRORS, mirror_row
+from pipeline.stages.base import PipelineStage
+
+log = logging.getLogger(__name__)
+INSERT_ATTEMPTS = 3  # then the loop's own backoff takes over
+
+
+class SinkClickHouse(PipelineStage):
+    name = "clickhouse"
+
+    def __init__(self, settings, metrics=None) -> None:
+        super().__init__(settings)
+        self.rated_topic = settings.topic("cdr.rated")
+        self.mirrored = {settings.topic(name): name for name in MIRRORS}  # full topic name -> contract name
+        self.sources = (self.rated_topic, *self.mirrored)
+        self.batch_size = settings.sink_batch_size
+        self.batch_seconds = 0.2
+        self.gather_seconds = settings.sink_flush_seconds  # ClickHouse wants few, large inserts
+        self.metrics = metrics
+        self.calls = ClickHouseWriter(settings)
+        self.mirrors = {
+            topic: ClickHouseWriter(settings, table=MIRRORS[name][0], columns=MIRRORS[name][1])
+            for topic, name in self.mirrored.items()
+        }
+        for table, writer in (("rated_calls", self.calls), *((MIRRORS[n][0], self.mirrors[t]) for t, n in self.mirrored.items())):
+            writer.on_failure = (lambda table=table: self.metrics.insert_failed(table)) if metrics else None
+
+    async def handle(self, messages: list, ctx: Context) -> None:
+        rated = [m for m in messages if m.topic == self.rated_topic]
+        if rated:
+            # decoding and mapping a second's worth of calls takes tens of ms: off the event loop,
+            # where the money path's stages of this worker wait for their turn
+            rows, refused = await asyncio.to_thread(
+                rows_from_payloads, [(i, m.value) for i, m in enumerate(rated)])
+            for bad in refused:  # written by our rating stage only: a bug, kept as a dead letter
+                ctx.send(*_as_send(self.dead_letter(rated[bad.position], "internal_error", bad.error)))
+            ctx.stash((self.rated_topic, rows))
+        for m in messages:
+            if m.topic in self.mirrored:
+                ctx.stash((m.topic, [mirror_row(self.mirrored[m.topic], m.key, m.value, m.offset, m.timestamp / 1000)]))
+
+    async def flush(self, stash: list) -> None:
+        rows: list[tuple] = []
+        mirror_rows: dict[str, list[tuple]] = {}
+        for topic, batch in stash:
+            (rows if topic == self.rated_topic else mirror_rows.setdefault(topic, [])).extend(batch)
+        try:
+            if rows:
+                await asyncio.to_thread(self.calls.write, rows, INSERT_ATTEMPTS)
+            for topic, batch in mirror_rows.items():
+                await asyncio.to_thread(self.mirrors[topic].write, batch, INSERT_ATTEMPTS)
+        except Exception as exc:  # noqa: BLE001 - not the rows' fault: rows.py checked them
+            raise TransientError(f"ClickHouse insert failed: {type(exc).__name__}: {str(exc)[:200]}") from exc
+
+    def close(self) -> None:
+        for writer in (self.calls, *self.mirrors.values()):
+            writer.close()  # a writer still retrying gives up; its rows are not committed
+
+
+def _as_send(record):
+    return record.topic, record.key, record.value

@@ -1,0 +1,188 @@
+"""The commit, replay and dead-letter rules of the checkpoint loop, on the in-memory broker.
+
+Each test names the mistake it exists to catch: committing before the outputs are acknowledged,
+committing past what was handled, losing or double-counting state on a replay, and one bad
+message stalling its partition.
+"""
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+from aiokafka import TopicPartition
+
+from pipeline.runtime import checkpoint as checkpoint_module
+from tests.runtime.conftest import CountingStage, run_steps
+
+
+def produce(broker, count: int, start: int = 0) -> None:
+    """Messages v<i> under keys k0..k2; a key always on the same partition (k0, k2 on 0; k1 on 1)."""
+    for i in range(start, start + count):
+        key = f"k{i % 3}".encode()
+        broker.append(TopicPartition("in", (i % 3) % 2), key, f"v{i}".encode())
+
+
+async def run_until_committed(cp, broker, offsets: dict[int, int], seconds: float = 2.0) -> None:
+    """Run the loop as a worker does (failures, backoff and all) until these offsets are committed."""
+    task = asyncio.create_task(cp.run())
+    for _ in range(int(seconds / 0.01)):
+        await asyncio.sleep(0.01)
+        if committed(broker) == offsets:
+            break
+    cp.stopping = True
+    await task
+    await cp.stop()
+
+
+def counted(broker) -> dict[bytes, int]:
+    counts: dict[bytes, int] = {}
+    for record in broker.records("out"):
+        counts[record.key] = max(counts.get(record.key, 0), orjson.loads(record.value)["count"])
+    return counts
+
+
+def committed(broker) -> dict[int, int]:
+    return {tp.partition: offset for (g, tp), offset in broker.committed.items() if tp.topic == "in"}
+
+
+async def test_offsets_are_committed_only_after_the_outputs_are_acknowledged(broker, make_checkpointer, monkeypatch):
+    monkeypatch.setattr(checkpoint_module, "COMMIT_EVERY", 0.0)  # commit at every step
+    produce(broker, 10)
+    cp = make_checkpointer(CountingStage())
+    await cp.start()
+    broker.hold_acks = True
+    await cp._step()  # the batch is handled and sent
+    waiting = asyncio.create_task(cp._step())  # ... and waits for its acknowledgement
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    # nothing acknowledged: nothing may be committed, whatever was handled
+    assert committed(broker) == {}
+    assert broker.records("out") == []
+    broker.hold_acks = False
+    broker.release_acks()
+    await waiting
+    await run_steps(cp, 2)
+    assert committed(broker) == {0: 7, 1: 3}
+    # every commit ever made points at messages whose outputs were acknowledged before it
+    assert len(broker.records("out")) == 10
+    await cp.stop()
+
+
+async def test_the_committed_offset_is_the_next_message_to_read(broker, make_checkpointer, monkeypatch):
+    monkeypatch.setattr(checkpoint_module, "COMMIT_EVERY", 0.0)
+    produce(broker, 7)
+    cp = make_checkpointer(CountingStage())
+    await cp.start()
+    await run_steps(cp, 4)
+    await cp.stop()
+    # 5 messages on partition 0 (offsets 0-4), 2 on partition 1: the next to read are 5 and 2,
+    # not one further (that message would never be handled)
+    assert committed(broker) == {0: 5, 1: 2}
+
+
+async def test_a_restart_after_a_crash_neither_loses_nor_double_counts_state(broker, make_checkpointer, tmp_path):
+    produce(broker, 30)
+    first = make_checkpointer(CountingStage(), state_dir=tmp_path / "a")
+    await first.start()
+    await run_steps(first, 3)
+    # crash: no stop, no commit of the batch in flight; its unacknowledged sends are lost
+    broker.crash(first.consumer)
+    produce(broker, 30, start=30)
+    # a new worker with its own (empty) disk: the state comes back from the changelog
+    second = make_checkpointer(CountingStage(), state_dir=tmp_path / "b")
+    await second.start()
+    await run_steps(second, 6)
+    await second.stop()
+    # 60 messages over 3 keys: each counted exactly 20 times (the replay after the crash is
+    # recognised by the state the changelog brought back; nothing was skipped)
+    assert counted(broker) == {b"k0": 20, b"k1": 20, b"k2": 20}
+
+
+async def test_a_message_the_stage_cannot_handle_is_a_dead_letter_and_the_rest_go_on(broker, make_checkpointer, monkeypatch):
+    monkeypatch.setattr(checkpoint_module, "COMMIT_EVERY", 0.0)
+    produce(broker, 6)  # offsets 0-3 on partition 0
+    broker.append(TopicPartition("in", 0), b"k0", b"poison")  # offset 4
+    produce(broker, 6, start=6)
+    cp = make_checkpointer(CountingStage(poison=b"poison"))
+    await cp.start()
+    await run_steps(cp, 5)
+    await cp.stop()
+    dead = [orjson.loads(r.value) for r in broker.records("rejected")]
+    assert [(d["reason"], d["offset"]) for d in dead] == [("internal_error", 4)]
+    assert "cannot handle this one" in dead[0]["detail"]
+    assert len(broker.records("out")) == 12  # everything else handled, nothing twice
+    assert committed(broker) == {0: 9, 1: 4}  # and the partition moved past the poison
+
+
+async def test_an_output_over_the_topic_limit_is_a_dead_letter(broker, make_checkpointer, monkeypatch):
+    monkeypatch.setattr(checkpoint_module, "COMMIT_EVERY", 0.0)
+    broker.append(TopicPartition("in", 0), b"k", b"x" * 5000)
+    broker.append(TopicPartition("in", 0), b"k", b"small")
+    cp = make_checkpointer(CountingStage(), max_bytes={"out": 1000})
+    await cp.start()
+    await run_steps(cp, 3)
+    await cp.stop()
+    assert [orjson.loads(r.value)["reason"] for r in broker.records("rejected")] == ["too_large"]
+    assert [orjson.loads(r.value)["value"] for r in broker.records("out")] == ["small"]
+    # the refused message's state write was dropped with it: the count starts from the good one
+    assert orjson.loads(broker.records("out")[0].value)["count"] == 1
+
+
+async def test_a_failed_send_is_retried_from_the_last_commit_without_loss(broker, make_checkpointer, monkeypatch):
+    monkeypatch.setattr(checkpoint_module, "COMMIT_EVERY", 0.0)
+    monkeypatch.setattr(checkpoint_module, "BACKOFF_FIRST", 0.01)
+    produce(broker, 10)
+    cp = make_checkpointer(CountingStage())
+    await cp.start()
+    broker.fail_sends = 1
+    await run_until_committed(cp, broker, {0: 7, 1: 3})
+    values = sorted({orjson.loads(r.value)["value"] for r in broker.records("out")})
+    assert values == sorted(f"v{i}" for i in range(10))  # every message handled despite the failure
+    assert sum(counted(broker).values()) == 10  # and counted once: the failed batch's state was dropped
+
+
+async def test_partitions_move_between_workers_with_their_state(broker, make_checkpointer, tmp_path, monkeypatch):
+    monkeypatch.setattr(checkpoint_module, "COMMIT_EVERY", 0.0)
+    produce(broker, 20)
+    a = make_checkpointer(CountingStage(), state_dir=tmp_path / "a")
+    await a.start()
+    await run_steps(a, 3)
+    b = make_checkpointer(CountingStage(), state_dir=tmp_path / "b")
+    await b.start()  # a rebalance: a gives up one partition, b takes it with its state
+    produce(broker, 20, start=20)
+    for _ in range(4):
+        await a._step()
+        await b._step()
+    assert {tp.partition for tp in a.consumer.assignment()} | {tp.partition for tp in b.consumer.assignment()} == {0, 1}
+    await a.stop()
+    await b.stop()
+    assert sum(counted(broker).values()) == 40
+
+
+async def test_state_of_a_partition_not_held_is_retried_never_dead_lettered(broker, make_checkpointer, monkeypatch):
+    monkeypatch.setattr(checkpoint_module, "COMMIT_EVERY", 0.0)
+    monkeypatch.setattr(checkpoint_module, "BACKOFF_FIRST", 0.01)
+    produce(broker, 6)
+    cp = make_checkpointer(CountingStage())
+    await cp.start()
+    await cp._step()  # takes the partitions (state restored)
+    cp.stores["counts"].partitions.pop(0).close()  # as if restoring partition 0 had failed
+    cp.holding_failed = True
+    await run_until_committed(cp, broker, {0: 4, 1: 2})
+    assert broker.records("rejected") == []
+    assert sum(counted(broker).values()) == 6
+
+
+async def test_a_batch_whose_every_message_fails_is_retried_not_set_aside(broker, make_checkpointer, monkeypatch):
+    monkeypatch.setattr(checkpoint_module, "BACKOFF_FIRST", 0.01)
+    broker.append(TopicPartition("in", 0), b"k0", b"poison")
+    broker.append(TopicPartition("in", 0), b"k0", b"poison")
+    cp = make_checkpointer(CountingStage(poison=b"poison"))
+    await cp.start()
+    task = asyncio.create_task(cp.run())
+    await asyncio.sleep(0.2)
+    cp.stopping = True
+    await task
+    await cp.stop()
+    assert broker.records("rejected") == []  # nothing set aside ...
+    assert committed(broker) == {}  # ... and nothing skipped: it waits for a fix
