@@ -12,16 +12,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 
 from pipeline.cdr.decode import describe_validation_error
 from pipeline.kafka_admin import ensure_topics
-from pipeline.rating.csv_rates import RateFileError, resolve_rates_csv
+from pipeline.rating.csv_rates import RateFileError, RatesPathError, resolve_rates_csv
+from pipeline.rating.ownership import check_records
+from pipeline.rating.reference import ADMIN_ID
 from pipeline.rating.reference import parse_reference_record
 from pipeline.reference_feed import ReferenceFeed
+from pipeline.runtime.clients import KafkaClients
 from pipeline.settings import Settings
-from pipeline.topics import LARGE_MESSAGE_BYTES, REFERENCE_TOPICS
+from pipeline.topics import REFERENCE_TOPICS
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ def read_files(paths: list[str]) -> list[Located]:
                 located.append(Located(path, number, record))
             except ValidationError as exc:
                 errors.append(f"{path} record {number}{_ident(obj)}: {describe_validation_error(exc)}")
-            except RateFileError as exc:
+            except (RateFileError, RatesPathError) as exc:
                 errors.append(f"{path} record {number}{_ident(obj)}: {exc}")
             except (OSError, UnicodeDecodeError, csv.Error) as exc:  # the rates_csv file itself
                 errors.append(f"{path} record {number}{_ident(obj)}: rates_csv cannot be read: {exc}")
@@ -68,22 +70,13 @@ def read_files(paths: list[str]) -> list[Located]:
     return located
 
 
-def check_against(book, located: list[Located]):
-    """Ownership and reference rules, record by record, against what exists plus earlier records.
-
-    Returns the scratch copy of `book` with every record applied; `book` itself is left as it was.
-    """
-    errors = []
-    book = book.copy()  # the scratch copy: the caller's book is left as it was
-    for item in located:
-        rule = book.check_ownership(item.record)
-        if rule is not None:
-            errors.append(f"{item.where()}: {rule}")
-        else:
-            book.apply(item.record)
-    if errors:
-        raise ApplyError(errors)
-    return book
+def refuse_broken(book, located: list[Located], writer: str = ADMIN_ID) -> None:
+    """Ownership and reference rules, record by record, against what exists plus earlier records
+    (pipeline.rating.ownership.check_records, as `writer`: ref apply writes as the admin). Raises
+    ApplyError naming every refused record; `book` is left as it was."""
+    problems = check_records([item.record for item in located], book, writer)
+    if problems:
+        raise ApplyError([f"{located[problem.position].where()}: {problem.rule}" for problem in problems])
 
 
 async def apply_files(settings: Settings, paths: list[str]) -> list[Located]:
@@ -95,19 +88,14 @@ async def apply_files(settings: Settings, paths: list[str]) -> list[Located]:
         await feed.catch_up()
     finally:
         await feed.stop()
-    check_against(feed.book, located)
+    refuse_broken(feed.book, located)
     await publish(settings, located)
     return located
 
 
 async def publish(settings: Settings, located: list[Located]) -> None:
     """One Kafka transaction: readers (read_committed) see the whole run or none of it."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        transactional_id=f"{settings.app_id}-ref-apply-{uuid.uuid4().hex}",
-        max_request_size=LARGE_MESSAGE_BYTES,
-        compression_type="gzip",
-    )
+    producer = KafkaClients(settings).producer(transactional_id=f"ref-apply-{uuid.uuid4().hex}", large_messages=True)
     await producer.start()
     try:
         async with producer.transaction():

@@ -1,7 +1,7 @@
 """The balance guard's rules (DOMAIN.md "Blocking"), pure: who is blocked, why, on which switch."""
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -73,3 +73,37 @@ def _serving_server(chain: list, default_server: str) -> str:
         if account.server not in _GLOBAL_SERVERS:
             return account.server
     return default_server
+
+
+DID_KEY_PREFIX = "did:"  # switch.control key of a DID whose state follows its owner's (DOMAIN.md "DIDs")
+
+
+def did_key(number: str) -> str:
+    return DID_KEY_PREFIX + number
+
+
+def blocks_with_owner(did) -> bool:
+    """A DID may not be used while its owner is blocked when receiving a call costs him money."""
+    return did.owner is not None and did.owner_pays.charges
+
+
+def evaluate_did(did, lookup: Callable[[str], object], balances: Mapping[str, Decimal],
+                 default_server: str) -> AccountState:
+    """The DID's entry on switch.control: its owner's state and reason while receiving a call costs
+    the owner money; otherwise (free for him, unassigned, owner gone) always active."""
+    owner = evaluate(did.owner, lookup, balances, default_server) if did.owner else None
+    key = did_key(did.number)
+    if owner is None:
+        return AccountState(key, ACTIVE, "ok", default_server, did.reseller or "")
+    if not blocks_with_owner(did):
+        return AccountState(key, ACTIVE, "ok", owner.server, owner.reseller)
+    return AccountState(key, owner.state, owner.reason, owner.server, owner.reseller)
+
+
+def dids_by_owner(dids: Iterable) -> dict[str, list]:
+    """Owner id -> the DIDs he holds (GuardState.dids_of), built once per change of the DIDs."""
+    index: dict[str, list] = {}
+    for did in dids:
+        if did.owner is not None:
+            index.setdefault(did.owner, []).append(did)
+    return index

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from pipeline.balances.blocking import AccountState, evaluate
+from pipeline.balances.blocking import DID_KEY_PREFIX, AccountState, did_key, evaluate, evaluate_did
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +21,10 @@ class GuardState:
     lookup: Callable[[str], object]  # account id -> account (the reference book)
     children: Callable[[str], Iterable[str]]  # account id -> ids of accounts whose parent it is
     default_server: str
+    # DIDs (DOMAIN.md "DIDs"): owner id -> the DIDs he holds, and number -> DID; both from the
+    # reference book. Without them the guard publishes no `did:NUMBER` entries.
+    dids_of: Callable[[str], Iterable[object]] = lambda account: ()
+    did: Callable[[str], object | None] = lambda number: None
     balances: dict[str, Decimal] = field(default_factory=dict)
     seqs: dict[str, int] = field(default_factory=dict)
     published: dict[str, Published] = field(default_factory=dict)
@@ -44,6 +48,8 @@ class GuardState:
 
         A flip of an account re-evaluates everyone under it: a reseller running dry blocks every
         user of his that was active, and his payment reactivates those not blocked on their own.
+        It re-evaluates his DIDs too (`did:NUMBER` entries, which follow their owner's state); a
+        `did:NUMBER` key among `accounts` is a DID whose record changed.
         """
         out: list[tuple[AccountState, int]] = []
         todo, seen = list(accounts), set()
@@ -52,18 +58,32 @@ class GuardState:
             if account in seen:
                 continue
             seen.add(account)
-            state = evaluate(account, self.lookup, self.balances, self.default_server)
+            is_did = account.startswith(DID_KEY_PREFIX)
+            state = self._evaluate_did(account) if is_did else evaluate(
+                account, self.lookup, self.balances, self.default_server)
             if state is None:
                 continue
             before = self.published.get(account)
             blocked_before = before is not None and before.state == "blocked"
             if before is not None and (before.state, before.server) == (state.state, state.server):
                 continue
+            if is_did and before is None and state.state == "active":
+                continue  # a DID never blocked needs no entry: switches let unknown DIDs through
             version = (before.version if before else 0) + 1
             self.published[account] = Published(state.state, state.server, version)
             out.append((state, version))
             # children follow a flip of blocked-ness, and a move to another switch (they are
             # served by their reseller's server unless they have their own)
+            if is_did:
+                continue
             if before is None or blocked_before != (state.state == "blocked") or before.server != state.server:
                 todo.extend(self.children(account))
+                todo.extend(did_key(did.number) for did in self.dids_of(account))
         return out
+
+    def _evaluate_did(self, key: str) -> AccountState | None:
+        did = self.did(key[len(DID_KEY_PREFIX):])
+        if did is None:  # deleted: let it through if it was blocked
+            before = self.published.get(key)
+            return None if before is None else AccountState(key, "active", "ok", before.server, "")
+        return evaluate_did(did, self.lookup, self.balances, self.default_server)

@@ -7,10 +7,17 @@ from datetime import datetime
 import orjson
 
 from pipeline.rating.chain import Leg, RatedCall
+from pipeline.rating.rated_call import DidLegs
 from pipeline.schemas.cdr import CdrIn
 
 
-def rated_record(rated: RatedCall, cdr: CdrIn, rated_at: datetime) -> dict:
+FIRST_RATING = 1  # `version` of a call's first rating; a re-rating that changes it adds 1 (pipeline/rerate)
+NO_DID_FIELDS = {"did_owner": "", "did_incoming_price": "0", "did_owner_price": "0",
+                 "did_reseller_owner_price": "0", "did_provider_price": "0"}
+
+
+def rated_record(rated: RatedCall, cdr: CdrIn, rated_at: datetime, version: int = FIRST_RATING,
+                 rerate_id: str = "") -> dict:
     record = {
         "server_id": cdr.server_id,
         "call_id": cdr.call_id,
@@ -30,10 +37,24 @@ def rated_record(rated: RatedCall, cdr: CdrIn, rated_at: datetime) -> dict:
         "loss": rated.loss,
         "rated_at": rated_at,
         "extra": _extra_json(cdr.extra_fields()),
+        "version": version,
+        "rerate_id": rerate_id,
     }
     for level, leg in (("user", rated.user), ("reseller", rated.reseller), ("provider", rated.provider)):
         record.update(_leg_fields(level, leg))
+    record.update(NO_DID_FIELDS if rated.did is None else _did_fields(rated.did))
     return record
+
+
+def _did_fields(did: DidLegs) -> dict:
+    return {
+        "did": did.number,  # the DID as the book knows it (digits only)
+        "did_owner": did.owner,
+        "did_incoming_price": str(did.incoming_price),
+        "did_owner_price": str(did.owner_price),
+        "did_reseller_owner_price": str(did.reseller_owner_price),
+        "did_provider_price": str(did.provider_price),
+    }
 
 
 def _extra_json(extra: dict) -> str:

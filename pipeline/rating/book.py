@@ -3,6 +3,8 @@
 Mutable on purpose (the streaming side applies each Kafka record as it arrives), but everything
 handed out is frozen: accounts and headers are pydantic models, tariff indexes are copy-on-write.
 Resolved chains are cached per account and dropped whenever accounts or tariffs change.
+The admin is built in (DOMAIN.md "Parties"): the book holds it from the start, a record may replace
+it (a name, allow_loss_calls) and deleting it brings the built-in one back.
 """
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ from pipeline.rating.chain_plan import (CallPlan, ChainPlan, ProviderPlan, resol
                                         resolve_provider)
 from pipeline.rating.ownership import check_ownership
 from pipeline.rating.rated_call import NotRated
-from pipeline.rating.reference import AccountIn, DidIn, HolidaysIn, ProviderIn, RateIn, TariffIn
+from pipeline.rating.ref_graph import RefGraph
+from pipeline.rating.reference import (ADMIN_ID, BUILT_IN_ADMIN, AccountIn, DidIn, HolidaysIn, ProviderIn, RateIn,
+                                      TariffIn)
 from pipeline.rating.tariff_index import TariffIndex
 
 Record = AccountIn | TariffIn | ProviderIn | DidIn | HolidaysIn
@@ -33,6 +37,8 @@ class ReferenceBook:
         self._provider_plans: dict[str, ProviderPlan | NotRated] = {}
         # account -> provider -> plan: rate_call reads this dict directly, two gets per call.
         self._call_plans: dict[str, dict[str | None, CallPlan | NotRated]] = {}
+        self._graph: RefGraph | None = None  # built when the write rules first ask (see `graph`)
+        self.apply(BUILT_IN_ADMIN)
 
     def apply(self, record: Record) -> None:
         """Insert or replace one record. A tariff must carry its rates (resolve rates_csv first);
@@ -53,6 +59,8 @@ class ReferenceBook:
             self.holiday_days = frozenset(map(rules.day_number, record.dates))
         else:
             raise TypeError(f"not a reference record: {type(record).__name__}")
+        if self._graph is not None:
+            self._graph.put(record)
         self._forget_plans()
 
     def update_rates(self, tariff_id: str, rates: list[RateIn] | tuple[RateIn, ...]) -> None:
@@ -64,6 +72,11 @@ class ReferenceBook:
         """Remove a record (an empty Kafka value); unknown ids are ignored, as a replay may repeat them."""
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r}; known: {', '.join(KINDS)}")
+        if kind != "holidays" and self._graph is not None:
+            self._graph.remove(kind, record_id)
+        if kind == "account" and record_id == ADMIN_ID:
+            self.apply(BUILT_IN_ADMIN)  # the admin always exists
+            return
         if kind == "account":
             self._accounts.pop(record_id, None)
         elif kind == "tariff":
@@ -83,7 +96,22 @@ class ReferenceBook:
         for name in ("_accounts", "_tariffs", "_indexes", "_providers", "_dids"):
             setattr(other, name, dict(getattr(self, name)))
         other.holidays, other.holiday_days = self.holidays, self.holiday_days
+        other._graph = None if self._graph is None else self._graph.copy()
         return other
+
+    @property
+    def graph(self) -> RefGraph:
+        """The records with their reverse links, for the write rules (ownership.check_records).
+        Built on first use and kept up to date from then on: a worker that only rates never pays
+        for it (two set entries per account)."""
+        if self._graph is None:
+            graph = RefGraph()
+            for records in (self._accounts.values(), self._tariffs.values(), self._providers.values(),
+                            self._dids.values()):
+                for record in records:
+                    graph.put(record)
+            self._graph = graph
+        return self._graph
 
     def account(self, account_id: str) -> AccountIn | None:
         return self._accounts.get(account_id)
@@ -102,6 +130,16 @@ class ReferenceBook:
             if account is not None:
                 found.append(account)
         return found
+
+    def tariffs(self) -> list[TariffIn]:
+        """Every tariff's header (no rates)."""
+        return list(self._tariffs.values())
+
+    def providers(self) -> list[ProviderIn]:
+        return list(self._providers.values())
+
+    def dids(self) -> list[DidIn]:
+        return list(self._dids.values())
 
     def tariff(self, tariff_id: str) -> TariffIn | None:
         """The tariff's header (no rates)."""

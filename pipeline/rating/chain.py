@@ -105,7 +105,7 @@ def rate_call(call: CallToRate, book: ReferenceBook, _new=tuple.__new__, _Leg=Le
         loss = ((reseller_price > user_price and not reseller_allows_loss)
                 or (provider_price > reseller_price and not admin_allows_loss))
         return _new(_RatedCall, (call, user, reseller, provider, reseller_id, False, user_price - reseller_price,
-                                 reseller_price - provider_price, currency, loss))
+                                 reseller_price - provider_price, currency, loss, None))
     if _len(legs) == 2:
         provider = legs[1]
         provider_price = provider.price
@@ -113,9 +113,9 @@ def rate_call(call: CallToRate, book: ReferenceBook, _new=tuple.__new__, _Leg=Le
         provider, provider_price = None, ZERO
     if mode == OWN_PROVIDER:
         return _new(_RatedCall, (call, user, None, provider, reseller_id, True, user_price - provider_price, ZERO,
-                                 currency, provider_price > user_price and not reseller_allows_loss))
+                                 currency, provider_price > user_price and not reseller_allows_loss, None))
     return _new(_RatedCall, (call, user, None, provider, reseller_id, False, ZERO, user_price - provider_price,
-                             currency, provider_price > user_price and not admin_allows_loss))
+                             currency, provider_price > user_price and not admin_allows_loss, None))
 
 
 def _no_rate(call: CallToRate, level: str, tariff_id: str, payer: str) -> NotRated:

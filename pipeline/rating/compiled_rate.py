@@ -34,12 +34,7 @@ class CompiledRate:
         self.end_second = _second_of_day(source.end)
         # Most rates apply all day every day; lookup then skips the local-time computation.
         self.any_time = source.day_type == "all" and self.start_second == 0 and self.end_second >= FULL_DAY_END
-        rate_numerator, rate_denominator = source.rate.as_integer_ratio()
-        fee_numerator, fee_denominator = source.connection_fee.as_integer_ratio()
-        common = lcm(rate_denominator, fee_denominator)
-        self.rate_units = rate_numerator * (common // rate_denominator)
-        self.fee_units = 60 * fee_numerator * (common // fee_denominator)
-        self.denominator = 60 * common
+        self.rate_units, self.fee_units, self.denominator = money_units(source.rate, source.connection_fee)
 
     def version_key(self) -> tuple:
         """What makes two versions of one prefix different (RateIn's key without the prefix)."""
@@ -59,6 +54,15 @@ class CompiledRate:
         return (f"CompiledRate(rate={self.rate}, fee={self.connection_fee}, {self.increment}/"
                 f"{self.min_time}/{self.grace_time}, from={self.effective_epoch}, {self.day_type} "
                 f"{self.start_second}-{self.end_second})")
+
+
+def money_units(rate, connection_fee) -> tuple[int, int, int]:
+    """(rate units, fee units, denominator): price = (billed * rate_units + fee_units) / denominator,
+    for a rate per minute and a fee per call (either may be negative for a DID)."""
+    rate_numerator, rate_denominator = rate.as_integer_ratio()
+    fee_numerator, fee_denominator = connection_fee.as_integer_ratio()
+    common = lcm(rate_denominator, fee_denominator)
+    return rate_numerator * (common // rate_denominator), 60 * fee_numerator * (common // fee_denominator), 60 * common
 
 
 def _second_of_day(moment) -> int:

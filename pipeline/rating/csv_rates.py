@@ -15,13 +15,13 @@ from pipeline.rating.gc_pause import gc_paused
 from pipeline.rating.reference import VERSION_KEY_FIELDS, RateIn, TariffIn
 
 CELL_RULES: dict[str, Callable[[object], object]] = {
-    "prefix": rules.digits,
-    "rate": rules.money,
-    "connection_fee": rules.money,
+    "prefix": rules.prefix,
+    "rate": rules.rate_money,
+    "connection_fee": rules.rate_money,
     "increment": rules.at_least_one,
     "min_time": rules.at_least_zero,
     "grace_time": rules.at_least_zero,
-    "effective_from": rules.instant,
+    "effective_from": rules.whole_second_instant,
     "day_type": rules.day_type,
     "start": rules.time_of_day,
     "end": rules.time_of_day,
@@ -128,9 +128,27 @@ _new_rate = object.__new__
 _set = object.__setattr__
 
 
+class RatesPathError(ValueError):
+    """A rates_csv path that leaves the reference file's folder: refused before anything is read."""
+
+
+def rates_csv_path(rates_csv: str, base_dir: Path | str) -> Path:
+    """The CSV file a tariff names, which must lie inside the folder of the file naming it (or a
+    folder under it): an absolute path, "..", or a link out of the folder would let a reference
+    file (or an API caller) read any file the process can, and echo its first line in an error."""
+    base = Path(base_dir).resolve()
+    if Path(rates_csv).is_absolute():
+        raise RatesPathError(f'rates_csv "{rates_csv}" must be a path relative to the folder of the reference file')
+    path = (base / rates_csv).resolve()  # follows links: a link out of the folder is refused too
+    if not path.is_relative_to(base):
+        raise RatesPathError(f'rates_csv "{rates_csv}" leads out of the folder of the reference file ({base})')
+    return path
+
+
 def resolve_rates_csv(tariff: TariffIn, base_dir: Path | str) -> TariffIn:
-    """The tariff with its `rates_csv` read (relative to the reference file's folder) into `rates`."""
+    """The tariff with its `rates_csv` read (relative to the reference file's folder, and inside
+    it) into `rates`."""
     if tariff.rates_csv is None:
         return tariff
-    rates = load_rates_csv(Path(base_dir) / tariff.rates_csv)
+    rates = load_rates_csv(rates_csv_path(tariff.rates_csv, base_dir))
     return tariff.model_copy(update={"rates": rates, "rates_csv": None})

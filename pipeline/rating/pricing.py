@@ -39,14 +39,18 @@ def price_of(rate: CompiledRate, billed: int, decimals: int, rounding_code: int)
     if billed == 0:
         return ZERO_PRICE[decimals]
     scaled = (billed * rate.rate_units + rate.fee_units) * POWERS_OF_TEN[decimals]
-    units, remainder = divmod(scaled, rate.denominator)
+    # A DID's rates may be negative: the size is rounded, so "half up" and "up" go away from zero
+    # and "down" towards it, as Decimal's ROUND_HALF_UP, ROUND_UP and ROUND_DOWN do.
+    negative = scaled < 0
+    units, remainder = divmod(-scaled if negative else scaled, rate.denominator)
     if remainder:
-        # Prices are never negative, so "up" (away from zero) is also ceiling.
         if rounding_code == 0:
             if 2 * remainder >= rate.denominator:
                 units += 1
         elif rounding_code == 1:
             units += 1
+    if negative and units:
+        units = -units
     return QUANTUM[decimals] * units  # exact: the int converts to Decimal first, as Decimal(units) * QUANTUM
 
 

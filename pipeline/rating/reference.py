@@ -14,12 +14,14 @@ from pydantic import BaseModel
 
 from pipeline.rating import rules
 
-Money = Annotated[Decimal, BeforeValidator(rules.money)]
-OptionalMoney = Annotated[Decimal | None, BeforeValidator(rules.optional_money)]
+RateMoney = Annotated[Decimal, BeforeValidator(rules.rate_money)]  # Decimal(18, 9)
+SignedRateMoney = Annotated[Decimal, BeforeValidator(rules.signed_rate_money)]  # a DID rate may be < 0
+OptionalMoney = Annotated[Decimal | None, BeforeValidator(rules.optional_money)]  # Decimal(18, 6)
 Digits = Annotated[str, BeforeValidator(rules.digits)]
+Prefix = Annotated[str, BeforeValidator(rules.prefix)]
 Seconds = Annotated[int, BeforeValidator(rules.at_least_zero)]
 Increment = Annotated[int, BeforeValidator(rules.at_least_one)]
-Instant = Annotated[datetime, BeforeValidator(rules.instant)]
+WholeSecond = Annotated[datetime, BeforeValidator(rules.whole_second_instant)]
 TimeOfDay = Annotated[time, BeforeValidator(rules.time_of_day)]
 ZoneName = Annotated[str, BeforeValidator(rules.zone_name)]
 Id = Annotated[str, Field(min_length=1)]
@@ -35,13 +37,13 @@ class _Frozen(BaseModel):
 
 
 class RateIn(_Frozen):
-    prefix: Digits  # "" is a catch-all that matches every destination
-    rate: Money  # per minute
-    connection_fee: Money = Decimal(0)
+    prefix: Prefix  # "" is a catch-all that matches every destination
+    rate: RateMoney  # per minute
+    connection_fee: RateMoney = Decimal(0)
     increment: Increment = 1
     min_time: Seconds = 0
     grace_time: Seconds = 0
-    effective_from: Instant = DEFAULT_EFFECTIVE_FROM
+    effective_from: WholeSecond = DEFAULT_EFFECTIVE_FROM
     day_type: Annotated[Literal["WD", "FD", "all"], BeforeValidator(rules.day_type)] = "all"
     start: TimeOfDay = DEFAULT_START
     end: TimeOfDay = DEFAULT_END
@@ -121,6 +123,11 @@ class AccountIn(_Frozen):
         return self
 
 
+# The admin exists in every installation without a record (CONTRACT v2): files name it as a parent
+# or an owner without creating it.
+BUILT_IN_ADMIN = AccountIn(id=ADMIN_ID, type="admin", name="admin")
+
+
 class ProviderIn(_Frozen):
     kind: Literal["provider"] = "provider"
     id: Id
@@ -128,12 +135,51 @@ class ProviderIn(_Frozen):
     tariff: Id
 
 
+class DidRate(_Frozen):
+    """One of a DID's rates (CONTRACT v2 "DIDs and incoming calls"): a tariff rate without prefix,
+    dates or window, priced by the same algorithm. Money may be negative: a negative price is paid
+    by the admin to that party."""
+    rate: SignedRateMoney = Decimal(0)  # per minute
+    connection_fee: SignedRateMoney = Decimal(0)
+    increment: Increment = 1
+    min_time: Seconds = 0
+    grace_time: Seconds = 0
+
+    @property
+    def charges(self) -> bool:
+        """Whether the rate makes its payer pay anything (DOMAIN.md: "owner rate > 0")."""
+        return self.rate > 0 or self.connection_fee > 0
+
+
+FREE_DID_RATE = DidRate()
+
+
+class DidRates(_Frozen):
+    """The admin's three rates of a DID; a missing one is free."""
+    incoming: DidRate = FREE_DID_RATE  # paid by a local caller
+    owner: DidRate = FREE_DID_RATE  # paid to the admin by the DID's reseller, or by its direct owner
+    provider: DidRate = FREE_DID_RATE  # paid by the carrier that delivered the call
+
+
 class DidIn(_Frozen):
     kind: Literal["did"] = "did"
     number: Annotated[Digits, Field(min_length=1)]
     reseller: str | None = None
     user: str | None = None
-    tariff: str | None = None  # incoming rates, used by DID rating (after outgoing rating)
+    tariff: str | None = None  # kept for older files; DID calls are priced by `rates` and `owner_rate`
+    rates: DidRates = DidRates()  # set by the admin only (ownership.py)
+    owner_rate: DidRate | None = None  # set by the DID's reseller only: what his user pays him
+
+    @property
+    def owner(self) -> str | None:
+        """Who holds the DID: its user, else its reseller; None when unassigned (no owner leg)."""
+        return self.user or self.reseller
+
+    @property
+    def owner_pays(self) -> DidRate:
+        """The rate its owner pays for receiving a call: his reseller's owner_rate (only a
+        reseller's user has one), else the admin's owner rate."""
+        return self.owner_rate if self.owner_rate is not None and self.user else self.rates.owner
 
     @property
     def id(self) -> str:

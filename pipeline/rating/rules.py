@@ -6,43 +6,94 @@ A rule raises ValueError whose text is `<rule> (got "<value>")`; callers add the
 """
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pipeline.schemas import limits
 
 UTC = timezone.utc
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_SECOND = timedelta(seconds=1)
 DAY_TYPES = ("WD", "FD", "all")
-MONEY_RULE = "must be a decimal number >= 0"
 
 
 def _refuse(rule: str, value: object) -> ValueError:
-    return ValueError(f'{rule} (got "{value}")')
+    return ValueError(f'{rule} (got "{_shown(value)}")')
 
 
-def money(value: object) -> Decimal:
-    """A non-negative, finite decimal; a float is refused because it already lost the exact value."""
+# ASCII digits, at most one point, an optional sign; no exponent, no "_", no other script's digits,
+# no NaN or Infinity (Decimal() itself takes all of those)
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\Z")
+
+
+def decimal_amount(value: object, *, what: str, places: int, below: Decimal, positive: bool = False) -> Decimal:
+    """An exact decimal within a stored column's range: >= 0 (> 0 if `positive`), below `below`, at
+    most `places` decimal places as written, at most 28 significant digits. A float is refused
+    because it already lost the exact value; text must be plain ASCII digits."""
+    rule = f"must be a decimal number {'> 0' if positive else '>= 0'}"
     if isinstance(value, float):
         raise _refuse("money must be a decimal string, not a JSON number", value)
     if isinstance(value, Decimal):
         amount = value
     elif isinstance(value, int) and not isinstance(value, bool):
         amount = Decimal(value)
-    elif isinstance(value, str):
-        try:
-            amount = Decimal(value.strip())
-        except InvalidOperation:
-            raise _refuse(MONEY_RULE, value) from None
+    elif isinstance(value, str) and _DECIMAL_TEXT.match(value.strip()):
+        amount = Decimal(value.strip())
+    elif isinstance(value, str) and _is_decimal_to_python(value):
+        raise _refuse(f"{rule}, written in the digits 0-9 with no exponent", value)
     else:
-        raise _refuse(MONEY_RULE, value)
-    if not amount.is_finite() or amount < 0:
-        raise _refuse(MONEY_RULE, value)
+        raise _refuse(rule, value)
+    if not amount.is_finite() or amount < 0 or positive and amount == 0:
+        raise _refuse(rule, value)
+    if len(amount.as_tuple().digits) > limits.SIGNIFICANT_DIGITS:
+        raise _refuse(f"{what} has more than {limits.SIGNIFICANT_DIGITS} significant digits", value)
+    if -amount.as_tuple().exponent > places:
+        raise _refuse(f"{what} has more than {places} decimal places", value)
+    if amount >= below:
+        raise _refuse(f"{what} must be below {below:,}", value)
     return amount
+
+
+def _is_decimal_to_python(text: str) -> bool:
+    """Whether Decimal() would take it (1E+5, 1_000, other scripts' digits): worth a precise word."""
+    try:
+        Decimal(text)
+    except ArithmeticError:
+        return False
+    return True
+
+
+def rate_money(value: object) -> Decimal:
+    """A rate per minute or a connection fee: what Decimal(18, 9) holds (rated_calls.*_rate)."""
+    return decimal_amount(value, what="a rate", places=limits.RATE_PLACES, below=limits.RATE_BELOW)
+
+
+def signed_rate_money(value: object) -> Decimal:
+    """A DID rate or connection fee: like rate_money, but may be negative (paid by the admin to that
+    party, DOMAIN.md "DIDs"); its size is what Decimal(18, 9) holds."""
+    negative = isinstance(value, str) and value.strip().startswith("-") or isinstance(value, (int, Decimal)) \
+        and not isinstance(value, bool) and value < 0
+    if not negative:
+        return rate_money(value)
+    size = value.strip()[1:] if isinstance(value, str) else -value
+    return -rate_money(size)
+
+
+def money(value: object) -> Decimal:
+    """An amount such as a credit limit: what Decimal(18, 6) holds."""
+    return decimal_amount(value, what="money", places=limits.MONEY_PLACES, below=limits.MONEY_BELOW)
 
 
 def optional_money(value: object) -> Decimal | None:
     return None if value is None else money(value)
+
+
+def _shown(value: object) -> str:
+    """The value as an error repeats it: long input is cut, since messages travel in records."""
+    text = str(value)
+    return text if len(text) <= 60 else f"{text[:40]}... ({len(text)} characters)"
 
 
 def digits(value: object) -> str:
@@ -52,7 +103,17 @@ def digits(value: object) -> str:
     return value
 
 
-def whole_number(value: object, minimum: int) -> int:
+def prefix(value: object) -> str:
+    """A rate's prefix: digits, no longer than the tariff index probes (a longer one never matches)."""
+    text = digits(value)
+    if len(text) > limits.MAX_PREFIX_LENGTH:
+        raise _refuse(f"a prefix has at most {limits.MAX_PREFIX_LENGTH} digits", value)
+    return text
+
+
+def whole_number(value: object, minimum: int, maximum: int = limits.UINT32_MAX) -> int:
+    """A whole number of seconds in [minimum, maximum]; the default maximum is what the UInt32
+    billed-seconds columns hold."""
     rule = f"must be a whole number >= {minimum}"
     if isinstance(value, bool) or isinstance(value, float):
         raise _refuse(rule, value)
@@ -60,9 +121,13 @@ def whole_number(value: object, minimum: int) -> int:
         text = value.strip()
         if not (text.isascii() and text.isdigit()):
             raise _refuse(rule, value)
+        if len(text) > 20:  # int() of a huge text is slow, and it is out of range anyway
+            raise _refuse(f"must be a whole number <= {maximum}", value)
         value = int(text)
     if not isinstance(value, int) or value < minimum:
         raise _refuse(rule, value)
+    if value > maximum:
+        raise _refuse(f"must be a whole number <= {maximum}", value)
     return value
 
 
@@ -86,7 +151,19 @@ def instant(value: object) -> datetime:
         raise _refuse(rule, value)
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
+        raise _refuse(f"{rule}, in the years 1-9999 in UTC", value) from None
+
+
+def whole_second_instant(value: object) -> datetime:
+    """A rate's effective_from: the index compares whole seconds, so a fraction of a second would
+    let a call made in that fraction take the rate early. Refused rather than rounded."""
+    moment = instant(value)
+    if moment.microsecond:
+        raise _refuse("must be a whole second (no fraction of a second)", value)
+    return moment
 
 
 def time_of_day(value: object) -> time:

@@ -6,7 +6,7 @@ zone, take the longest prefix, then the newest effective_from, then a specific d
 Versions of a prefix are stored in that order, so the first one that holds is the answer and the
 walk stops at the first (longest) prefix that has one.
 
-Updates are copy-on-write: `with_rates` and `without_prefixes` return a new index that shares every
+Updates are copy-on-write: `with_rates` returns a new index that shares every
 untouched entry (a shallow dict copy, ~1 ms per 100,000 prefixes) and compiles only what changed,
 so a reader holding the old index is never disturbed.
 """
@@ -68,13 +68,6 @@ class TariffIndex:
         """A new index with these rates added; a rate with an existing version key replaces it."""
         entries = _compile_entries(self._entries, rates)
         return self._replaced(entries, (*self._lengths, *map(len, entries.keys() - self._entries.keys())))
-
-    def without_prefixes(self, prefixes: Iterable[str]) -> TariffIndex:
-        """A new index without every version of these prefixes. Stale lengths only cost a miss."""
-        entries = dict(self._entries)
-        for prefix in prefixes:
-            entries.pop(prefix, None)
-        return self._replaced(entries, self._lengths)
 
     def _replaced(self, entries: dict, lengths: Iterable[int]) -> TariffIndex:
         copy = object.__new__(TariffIndex)  # a new object: the `covers` answers of this one do not apply

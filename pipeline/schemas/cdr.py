@@ -5,7 +5,9 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
+
+from pipeline.schemas import limits
 
 _NON_DIGITS = re.compile(r"[^0-9]")  # \D would keep Arabic-Indic and fullwidth digits
 ANSWERED = "ANSWERED"
@@ -17,6 +19,7 @@ class CdrIn(BaseModel):
 
     call_id: str
     server_id: str
+    did: str | None = None  # before `account`: an empty account is valid only with a DID
     account: str
     dst: str
     start_time: datetime
@@ -27,14 +30,25 @@ class CdrIn(BaseModel):
     duration: int | None = None
     disposition: str | None = None
     provider: str | None = None
-    did: str | None = None
 
-    @field_validator("call_id", "server_id", "account")
+    @field_validator("call_id", "server_id")
     @classmethod
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be empty")
         return value
+
+    @field_validator("account")
+    @classmethod
+    def _caller_named_unless_outside(cls, value: str, info: ValidationInfo) -> str:
+        """A call to a DID may come from outside (CONTRACT v2): its account may be empty (`did` is
+        declared before `account` so that it is known here); any other call names its caller."""
+        if value.strip():
+            return value
+        if not (info.data.get("did") or "").strip():
+            raise ValueError("must not be empty (only a call to a DID, with `did`, may come from outside "
+                             "with no account)")
+        return ""
 
     @field_validator("dst")
     @classmethod
@@ -51,6 +65,10 @@ class CdrIn(BaseModel):
             return None
         if value.tzinfo is None:  # epoch seconds arrive aware; a bare local time is read as UTC
             value = value.replace(tzinfo=timezone.utc)
+        # compared before converting: year 9999 with a negative offset has no UTC datetime
+        if not limits.DATETIME_MIN <= value < limits.DATETIME_END:
+            raise ValueError(f"must be from {limits.DATETIME_MIN:%Y-%m-%d} to the end of "
+                             f"{limits.DATETIME_END.year - 1} UTC, what the stored DateTime holds")
         return value.astimezone(timezone.utc)
 
     @field_validator("billsec", "duration", mode="before")
@@ -65,6 +83,8 @@ class CdrIn(BaseModel):
     def _not_negative(cls, value: int | None) -> int | None:
         if value is not None and value < 0:
             raise ValueError("must be >= 0")
+        if value is not None and value > limits.UINT32_MAX:
+            raise ValueError(f"must be < 2^32 ({limits.UINT32_MAX + 1}), what the stored UInt32 holds")
         return value
 
     @model_validator(mode="after")
@@ -81,7 +101,18 @@ class CdrIn(BaseModel):
 
     @property
     def call_key(self) -> str:
-        return f"{self.server_id}/{self.call_id}"
+        return call_key(self.server_id, self.call_id)
 
     def extra_fields(self) -> dict[str, Any]:
         return dict(self.__pydantic_extra__ or {})
+
+
+def call_key(server_id: str, call_id: str) -> str:
+    """The call's identity on cdr.rated (and in charged_calls): `server_id/call_id`, unchanged when
+    server_id has neither "/" nor "%". Otherwise server_id is percent-encoded ("/" -> %2F, "%" ->
+    %25), so the first "/" of a key always ends the server id and no two calls share a key
+    ("ast1/x" + "y" is `ast1%2Fx/y`, "ast1" + "x/y" is `ast1/x/y`)."""
+    if "/" in server_id or "%" in server_id:
+        server_id = server_id.replace("%", "%25").replace("/", "%2F")
+    return f"{server_id}/{call_id}"
+

@@ -13,16 +13,16 @@ from decimal import Decimal, InvalidOperation
 from operator import itemgetter
 from typing import Any, Callable, Iterable
 
-MONEY_PLACES = 6  # prices and profits: rounded by the engine to the tariff's decimals (<= 6)
-RATE_PLACES = 9  # rates are not rounded by the engine
-DECIMAL_DIGITS = 18
-UINT32_MAX = 2**32 - 1
+from pipeline.schemas.limits import DECIMAL_DIGITS, MONEY_PLACES, RATE_PLACES, UINT32_MAX
+from pipeline.schemas.limits import DATETIME_TYPE_END as DATETIME_END  # DateTime is a UInt32 of seconds
+
+# The limits themselves live in pipeline/schemas/limits.py, enforced where data enters; this
+# mapper checks them again, the last guard before a value the server would refuse.
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MILLISECOND = timedelta(milliseconds=1)
 SECOND = timedelta(seconds=1)
-DATETIME_END = datetime(2106, 2, 7, tzinfo=timezone.utc)  # DateTime is a UInt32 of seconds
 
-# (column, kind) in the order of migrations/0001_rated_calls.sql; `version` is derived
+# (column, kind) in the order of migrations/0001_rated_calls.sql; `version` is derived (it follows them)
 COLUMN_KINDS: tuple[tuple[str, str], ...] = (
     ("server_id", "str"), ("call_id", "str"), ("account", "str"), ("reseller", "str"),
     ("provider", "str"), ("src", "str"), ("dst", "str"), ("did", "str"),
@@ -37,7 +37,23 @@ COLUMN_KINDS: tuple[tuple[str, str], ...] = (
     ("own_provider", "flag"), ("currency", "str"), ("loss", "flag"),
     ("rated_at", "time"), ("extra", "str"),
 )
-COLUMNS: tuple[str, ...] = tuple(name for name, _ in COLUMN_KINDS) + ("version",)
+# Added by migrations/0006_did_and_rerate.sql: (column, record field, kind, the value of a record
+# written before the field existed: the JSON wire format carries no defaults)
+ADDED_COLUMNS: tuple[tuple[str, str, str, Any], ...] = (
+    ("did_owner", "did_owner", "str", ""),
+    ("did_incoming_price", "did_incoming_price", "money", "0"),
+    ("did_owner_price", "did_owner_price", "money", "0"),
+    ("did_reseller_owner_price", "did_reseller_owner_price", "money", "0"),
+    ("did_provider_price", "did_provider_price", "money", "0"),
+    # the record's `version` (1 for the first rating, +1 per re-rating that changed it): the table's
+    # own `version` column is the ReplacingMergeTree version, rated_at in ms (see 0006)
+    ("rating_version", "version", "uint32", 1),
+    ("rerate_id", "rerate_id", "str", ""),
+)
+# the table's order: 0001's columns with the engine's `version` last, then 0006's
+COLUMNS: tuple[str, ...] = (tuple(name for name, _ in COLUMN_KINDS) + ("version",)
+                            + tuple(c[0] for c in ADDED_COLUMNS))
+VERSION = len(COLUMN_KINDS)  # position of `version` in a row
 
 
 class RowError(ValueError):
@@ -55,6 +71,9 @@ def row_from_record(record: dict[str, Any]) -> tuple:
     for position, name, convert in _CONVERTED:
         values[position] = convert(name, values[position])
     values.append(_millis(record["rated_at"]))  # version: a later rating of the call wins
+    get = record.get
+    for column, field, kind, default in ADDED_COLUMNS:
+        values.append(_CONVERT[kind](column, get(field, default)))
     return tuple(values)
 
 
@@ -65,7 +84,7 @@ def last_rating_per_call(rows: Iterable[tuple]) -> list[tuple]:
     for row in rows:
         key = (row[0], row[1])
         kept = latest.get(key)
-        if kept is None or row[-1] >= kept[-1]:
+        if kept is None or row[VERSION] >= kept[VERSION]:
             latest[key] = row
     return list(latest.values())
 

@@ -3,7 +3,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from pipeline.cdr.process import REJECT_REASONS, Output, process_cdr
-from pipeline.sample_cdrs import bad_messages
+from devkit.sample_cdrs import bad_messages
 from tests.unit.cdr.sample_book import RATED_AT, SOURCE, sample_book, seed_cdr
 
 BOOK = sample_book()  # module-level: hypothesis runs many examples per test

@@ -5,7 +5,7 @@ import orjson
 import pytest
 
 from pipeline.cdr.process import REJECT_REASONS, process_cdr
-from pipeline.sample_cdrs import bad_messages
+from devkit.sample_cdrs import bad_messages
 from tests.unit.cdr.sample_book import RATED_AT, SOURCE, seed_cdr
 
 BAD = bad_messages("t")

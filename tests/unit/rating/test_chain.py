@@ -10,7 +10,7 @@ from hypothesis import given, strategies as st
 from pipeline.rating.book import ReferenceBook
 from pipeline.rating.chain import CallToRate, Leg, NotRated, RatedCall, rate_call
 from pipeline.rating.csv_rates import resolve_rates_csv
-from pipeline.rating.rated_call import new_leg, new_rated_call
+from pipeline.rating.rated_call import new_rated_call
 from pipeline.rating.reference import AccountIn, ProviderIn, RateIn, TariffIn, parse_reference_record
 
 SEED = Path(__file__).parents[2] / "fixtures" / "tariffs" / "seed_chain"
@@ -159,7 +159,6 @@ def test_direct_user_rates_without_an_admin_record_in_the_book():
 
 def test_fast_constructors_build_the_same_objects_as_the_dataclasses():
     leg = Leg("user", "t", "370", 60, Decimal(2), Decimal("2.000000"))
-    assert new_leg("user", "t", "370", 60, Decimal(2), Decimal("2.000000")) == leg
     fields = (call(), leg, None, leg, "r1", False, Decimal(1), Decimal(2), "EUR", True)
     assert new_rated_call(*fields) == RatedCall(*fields)
 

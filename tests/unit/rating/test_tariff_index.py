@@ -126,11 +126,6 @@ def test_with_rates_adds_a_version_beside_a_different_key():
     assert rate_at(index, "370", datetime(2026, 6, 2, tzinfo=UTC)) == 2
 
 
-def test_without_prefixes_falls_back_to_the_shorter_prefix():
-    index = index_of(RateIn(prefix="37", rate="1"), RateIn(prefix="370", rate="2")).without_prefixes(["370"])
-    assert rate_at(index, "37061", WEDNESDAY_NOON) == 1
-
-
 def test_equal_rates_compile_to_one_shared_object():
     index = index_of(RateIn(prefix="370", rate="1.5"), RateIn(prefix="371", rate="1.5"), RateIn(prefix="372", rate="2"))
     assert index.versions("370")[0] is index.versions("371")[0]

@@ -34,16 +34,18 @@ def insert_example(session, **changes) -> None:
 
 def test_every_statement_creates_its_object_on_current_clickhouse(chdb):
     tables = {row[0] for row in rows_of(chdb, "SHOW TABLES FROM dialect")}
-    assert {"rated_calls", "accounts", "tariffs", "providers", "daily_stats", "daily_stats_mv"} <= tables
+    assert {"rated_calls", "accounts", "tariffs", "providers", "daily_stats"} <= tables
+    assert "daily_stats_mv" not in tables  # 0004 replaced the view that counted every insert
 
 
-def test_final_gives_one_row_per_call_and_the_view_counts_every_insert(chdb):
+def test_final_gives_one_row_per_call_and_daily_stats_counts_it_once(chdb):
     insert_example(chdb)
     insert_example(chdb)  # a redelivery
     insert_example(chdb, rated_at=1764057700000, admin_profit="1.000000")  # a later rating
+    assert rows_of(chdb, "SELECT count() FROM dialect.rated_calls") == [["3"]]
     assert rows_of(chdb, "SELECT count(), sum(admin_profit) FROM dialect.rated_calls FINAL") == [["1", "1"]]
-    # documented: the daily view is fast but counts redeliveries (migrations/0003_daily_stats.sql)
-    assert rows_of(chdb, "SELECT sum(calls) FROM dialect.daily_stats") == [["3"]]
+    # daily_stats is a view over rated_calls FINAL (migrations/0004_daily_stats_exact.sql)
+    assert rows_of(chdb, "SELECT sum(calls), sum(admin_profit_sum) FROM dialect.daily_stats") == [["1", "1"]]
 
 
 def test_migration_names_are_numbered_in_sequence():
@@ -89,3 +91,21 @@ def test_apply_records_each_migration_and_is_a_no_op_the_second_time():
 def test_a_database_name_that_is_not_an_identifier_is_refused():
     with pytest.raises(ValueError):
         render("CREATE DATABASE {database}", "x; DROP DATABASE rating")
+
+
+def test_a_rerating_replaces_the_call_under_final_and_did_prices_may_be_negative(chdb):
+    """0006: the re-rated row (rated later, rating_version 2, its run id) is the one FINAL keeps."""
+    insert_example(chdb, call_id="rr", did_owner="u1", did_owner_price="-0.500000")
+    insert_example(chdb, call_id="rr", rated_at=1764060000000, did_owner="u1", did_owner_price="-0.750000",
+                   version=2, rerate_id="run-1")
+    insert_example(chdb, call_id="rr")  # a late redelivery of the first rating loses: it was rated earlier
+    assert rows_of(chdb, "SELECT rating_version, rerate_id, did_owner_price FROM dialect.rated_calls FINAL "
+                         "WHERE call_id = 'rr'") == [["2", "run-1", "-0.75"]]
+
+
+def test_rerate_adjustments_keep_one_row_per_id(chdb):
+    for amount in ("0.5", "0.5"):  # a resumed run writes the same row again
+        chdb.query("INSERT INTO dialect.rerate_adjustments VALUES ('run-1/ast1/c/u1', 'run-1', 'u1', 'ast1/c', "
+                   f"{amount}, '2026-10-05 10:00:00', '2026-11', '2026-11-02 09:00:00')")
+    assert rows_of(chdb, "SELECT count(), sum(amount) FROM dialect.rerate_adjustments FINAL "
+                         "WHERE account = 'u1' AND bill_period = '2026-11'") == [["1", "0.5"]]

@@ -21,9 +21,32 @@ def table_columns(table: str = "rated_calls") -> list[str]:
     return [line.split()[0] for line in body.splitlines() if line.strip() and not line.strip().startswith("--")]
 
 
-def test_columns_match_the_migration_in_order():
-    assert list(COLUMNS) == table_columns()
-    assert len(row_from_record(example_record())) == len(table_columns())
+def added_columns() -> list[str]:
+    sql = (MIGRATIONS_DIR / "0006_did_and_rerate.sql").read_text()
+    code = "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--"))
+    return re.findall(r"ADD COLUMN (\w+)", code)
+
+
+def test_columns_match_the_migrations_in_order():
+    """0001's columns (the engine's `version` last), then 0006's: the order DESCRIBE gives."""
+    assert list(COLUMNS) == table_columns() + added_columns()
+    assert len(row_from_record(example_record())) == len(COLUMNS)
+
+
+def test_a_record_written_before_0006_gets_the_defaults():
+    old = {k: v for k, v in example_record().items()
+           if not k.startswith("did_") and k not in ("version", "rerate_id")}
+    row = dict(zip(COLUMNS, row_from_record(old)))
+    assert (row["did_owner"], row["did_owner_price"], row["rating_version"], row["rerate_id"]) == ("", 0, 1, "")
+
+
+def test_did_prices_may_be_negative_and_rerating_fields_are_kept():
+    row = dict(zip(COLUMNS, row_from_record(example_record(
+        did="37052000001", did_owner="u1", did_incoming_price="-0.050000", did_owner_price="1.5",
+        version=3, rerate_id="run-1"))))
+    assert row["did_incoming_price"] == Decimal("-0.05") and row["did_owner_price"] == Decimal("1.5")
+    assert (row["rating_version"], row["rerate_id"]) == (3, "run-1")
+    assert row["version"] == 1764057601000  # the engine's version stays rated_at in ms
 
 
 def test_example_row_has_exact_money_and_utc_seconds():
@@ -47,7 +70,8 @@ def test_same_record_twice_gives_the_same_row():
 
 def test_every_avsc_field_is_a_column():
     fields = [field["name"] for field in json.loads((SCHEMA_DIR / "rated_call.v1.avsc").read_text())["fields"]]
-    assert set(fields) <= set(COLUMNS)
+    # the record's `version` is the rating number, stored as rating_version (0006)
+    assert set(fields) - {"version"} <= set(COLUMNS) and "rating_version" in COLUMNS
 
 
 @pytest.mark.parametrize("field, value, message", [
