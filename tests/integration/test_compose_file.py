@@ -198,6 +198,46 @@ def command_problems(compose: dict, commands: set[str]) -> list[str]:
     return problems
 
 
+def kafka_problems(compose: dict) -> list[str]:
+    """Topic auto-creation is off: a topic made on first use gets the broker's default partition
+    count, and the ledgers keyed over the pipeline's partitions split silently (issue 9)."""
+    env = environment((compose.get("services") or {}).get("kafka") or {})
+    value = env.get("KAFKA_AUTO_CREATE_TOPICS_ENABLE")  # absent means the broker's default: on
+    if str(value).lower() != "false":
+        return [f"kafka: KAFKA_AUTO_CREATE_TOPICS_ENABLE must be false, is {value!r}"]
+    return []
+
+
+def published_ports(service: dict) -> list[tuple[str, str, str]]:
+    """(host ip, published port, container port) for the short and the long `ports:` syntax."""
+    ports = []
+    for spec in service.get("ports") or []:
+        if isinstance(spec, dict):
+            ports.append((str(spec.get("host_ip", "")), str(spec.get("published", "")), str(spec.get("target"))))
+            continue
+        parts = str(spec).split("/")[0].split(":")
+        parts = [""] * (3 - len(parts)) + parts
+        ports.append((parts[0], parts[1], parts[2]))
+    return ports
+
+
+def metrics_problems(compose: dict) -> list[str]:
+    """The worker's /metrics is reachable from the host's loopback, and only from there."""
+    worker = (compose.get("services") or {}).get("worker") or {}
+    env = environment(worker)
+    port = env.get("RATING_METRICS_PORT") or "9108"
+    problems = []
+    if env.get("RATING_METRICS_HOST") != "0.0.0.0":
+        problems.append("worker: RATING_METRICS_HOST must be 0.0.0.0 inside the container, or the "
+                        f"published port reaches nothing (is {env.get('RATING_METRICS_HOST')!r})")
+    published = [p for p in published_ports(worker) if p[2] == port]
+    if not published:
+        problems.append(f"worker: metrics port {port} is not published")
+    problems += [f"worker: metrics port published on {host or 'every interface'}, not 127.0.0.1"
+                 for host, _, _ in published if host != "127.0.0.1"]
+    return problems
+
+
 def dockerfile_problems(text: str, root: Path = REPO) -> list[str]:
     problems = []
     lines = [ln.strip() for ln in re.sub(r"\\\n", " ", text).splitlines()
@@ -252,6 +292,14 @@ def test_startup_order(compose):
 def test_app_commands_exist(compose, commands):
     assert {"migrate", "worker"} <= commands, commands
     assert command_problems(compose, commands) == []
+
+
+def test_topic_auto_creation_is_off(compose):
+    assert kafka_problems(compose) == []
+
+
+def test_worker_metrics_port_is_published_on_loopback(compose):
+    assert metrics_problems(compose) == []
 
 
 def test_dockerfile():
@@ -309,6 +357,27 @@ def _wrong_bootstrap(c):
                                               "RATING_KAFKA_BOOTSTRAP": "localhost:9092"}
 
 
+def _auto_create_on(c):
+    c["services"]["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] = "true"
+
+
+def _auto_create_default(c):
+    del c["services"]["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"]
+
+
+def _metrics_not_published(c):
+    del c["services"]["worker"]["ports"]
+
+
+def _metrics_on_every_interface(c):
+    c["services"]["worker"]["ports"] = ["9108:9108"]
+
+
+def _metrics_bound_to_container_loopback(c):
+    c["services"]["worker"]["environment"] = {**c["services"]["worker"]["environment"],
+                                              "RATING_METRICS_HOST": "127.0.0.1"}
+
+
 MUTATIONS = {
     _drop_kafka_healthcheck: service_problems,
     _drop_worker_healthcheck: service_problems,
@@ -322,6 +391,11 @@ MUTATIONS = {
     _migrate_without_healthy_servers: dependency_problems,
     _misspelled_command: lambda c: command_problems(c, {"migrate", "worker"}),
     _wrong_bootstrap: lambda c: command_problems(c, {"migrate", "worker"}),
+    _auto_create_on: kafka_problems,
+    _auto_create_default: kafka_problems,
+    _metrics_not_published: metrics_problems,
+    _metrics_on_every_interface: metrics_problems,
+    _metrics_bound_to_container_loopback: metrics_problems,
 }
 
 

@@ -1,5 +1,5 @@
 """Every SQL statement an analyst copies from docs/analytics.md runs on current ClickHouse (chdb);
-tests/integration/test_clickhouse_reports.py runs them on 18.16 and checks the month rebuild."""
+tests/integration/test_clickhouse_reports.py runs them on 18.16."""
 from __future__ import annotations
 
 import pytest

@@ -1,0 +1,1 @@
+"""Operations: Prometheus metrics and the /metrics, /health, /ready HTTP server of the worker."""
