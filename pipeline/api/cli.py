@@ -1,0 +1,135 @@
+"""`api`, `token create|revoke|list`, `password set`, `portal-domain set` (the lead wires
+`register(group)` into pipeline/cli.py)."""
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import click
+
+from pipeline.settings import Settings
+
+
+def register(group: click.Group) -> None:
+    for command in (api, token, password, portal_domain):
+        group.add_command(command)
+
+
+@click.command(help="Serve the JSON API (/v1), its OpenAPI document and the portal on RATING_API_HOST:RATING_API_PORT.")
+@click.option("--host", default=None, help="default: RATING_API_HOST (127.0.0.1)")
+@click.option("--port", default=None, type=int, help="default: RATING_API_PORT (8080)")
+def api(host: str | None, port: int | None) -> None:
+    import uvicorn
+
+    from pipeline.api.app import production_app
+    from pipeline.api.config import api_config
+    from pipeline.logging_setup import setup_logging
+
+    settings = Settings()
+    setup_logging(settings.log_level)
+    config = api_config(settings)
+    uvicorn.run(production_app(settings, config), host=host or config.host, port=port or config.port,
+                proxy_headers=True, log_level=settings.log_level.lower())
+
+
+@click.group(help="Bearer tokens of the API (only their hash is stored, on ref.credentials).")
+def token() -> None:
+    pass
+
+
+@token.command("create", help="Create a token for ACCOUNT and print it (once: it cannot be shown again).")
+@click.argument("account")
+def token_create(account: str) -> None:
+    from pipeline.api.credentials import new_token
+
+    made = new_token(_existing(account))
+    _publish(made.key, made.value)
+    click.echo(made.token)
+
+
+@token.command("revoke", help="Revoke ACCOUNT's tokens: all of them, or the one whose id (before the dot) is given.")
+@click.argument("account")
+@click.option("--id", "token_id", default=None, help="the token's id: the part before the dot")
+def token_revoke(account: str, token_id: str | None) -> None:
+    from pipeline.api.credentials import TOKEN_KEY
+
+    index = _credentials()
+    ids = index.tokens_of(account)
+    if token_id is not None:
+        if token_id not in ids:
+            click.echo(f"{account} has no token {token_id!r}", err=True)
+            sys.exit(1)
+        ids = [token_id]
+    for ident in ids:
+        _publish(TOKEN_KEY + ident, None)
+    click.echo(f"revoked {len(ids)} token(s) of {account}")
+
+
+@click.group(help="Portal passwords (argon2 hashes on ref.credentials).")
+def password() -> None:
+    pass
+
+
+@password.command("set", help="Set ACCOUNT's portal password, read from standard input (one line).")
+@click.argument("account")
+def password_set(account: str) -> None:
+    from pipeline.api.credentials import password_record
+
+    text = sys.stdin.readline().rstrip("\r\n")
+    try:
+        key, value = password_record(_existing(account), text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="standard input") from None
+    _publish(key, value)
+    click.echo(f"password set for {account}")
+
+
+@click.group("portal-domain", help="A reseller's own domain: its login page shows his logo and name.")
+def portal_domain() -> None:
+    pass
+
+
+@portal_domain.command("set", help="Serve HOST's login page with RESELLER's branding.")
+@click.argument("host")
+@click.argument("reseller")
+def portal_domain_set(host: str, reseller: str) -> None:
+    from pipeline.api.credentials import domain_record
+
+    _publish(*domain_record(host, _existing(reseller, "reseller")))
+    click.echo(f"{host} -> {reseller}")
+
+
+def _existing(account: str, kind: str | None = None) -> str:
+    """The account id if the reference data has it (of that kind); a clear error otherwise."""
+    from pipeline.reference_feed import ReferenceFeed
+
+    async def read():
+        feed = ReferenceFeed(Settings())
+        await feed.start()
+        try:
+            await feed.catch_up()
+        finally:
+            await feed.stop()
+        return feed.book.account(account)
+
+    found = asyncio.run(read())
+    if account != "admin" and (found is None or kind is not None and found.type != kind):
+        raise click.BadParameter(f"{account!r} is not an existing {kind or 'account'}", param_hint="ACCOUNT")
+    return account
+
+
+def _credentials():
+    from pipeline.api.credentials import CredentialIndex
+    from pipeline.api.live import CREDENTIALS_TOPIC
+    from pipeline.topic_io import read_all
+
+    index = CredentialIndex()
+    for message in asyncio.run(read_all(Settings(), CREDENTIALS_TOPIC)):
+        index.apply(message.key.decode(), message.value)
+    return index
+
+
+def _publish(key: str, value: bytes | None) -> None:
+    from pipeline.api.kafka_backend import publish_credential_once
+
+    asyncio.run(publish_credential_once(Settings(), key, value))

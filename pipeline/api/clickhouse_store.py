@@ -1,0 +1,41 @@
+"""CallStore on ClickHouse: the queries of queries.py through clickhouse-driver.
+
+clickhouse-driver's Client is not thread-safe and FastAPI runs sync routes on a thread pool, so
+each thread keeps its own client.
+"""
+from __future__ import annotations
+
+import threading
+
+from pipeline.api import queries
+from pipeline.api.queries import Period
+from pipeline.api.visibility import Scope
+from pipeline.reports.run import Table, fetch
+from pipeline.settings import Settings
+
+
+class ClickHouseCalls:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.database = settings.clickhouse_database
+        self._local = threading.local()
+
+    def _client(self):
+        client = getattr(self._local, "client", None)
+        if client is None:
+            from pipeline.sinks.clickhouse import connect
+
+            client = self._local.client = connect(self.settings)
+        return client
+
+    def _run(self, query: queries.Query) -> Table:
+        return fetch(self._client(), query)
+
+    def calls(self, scope: Scope, period: Period, limit: int, offset: int, dst_prefix: str | None) -> Table:
+        return self._run(queries.calls(self.database, scope, period, limit, offset, dst_prefix))
+
+    def stats(self, scope: Scope, period: Period, by_destination: bool) -> Table:
+        return self._run(queries.stats(self.database, scope, period, by_destination))
+
+    def profit(self, scope: Scope, period: Period) -> Table:
+        return self._run(queries.profit(self.database, scope, period))
