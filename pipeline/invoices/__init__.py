@@ -1,0 +1,1 @@
+"""Invoices: issuers' details and logos, the invoice's math, gap-free numbers, the PDF."""

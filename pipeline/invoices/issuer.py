@@ -1,0 +1,78 @@
+"""Who issues invoices: an account's invoice details and logo, and where they are kept.
+
+Both live on compacted topics keyed by account id: `ref.issuers` (the details as JSON) and
+`ref.logos` (the image bytes, its content type in the `content-type` header). The installation's
+own details (the admin invoicing resellers and direct users) are the issuer with id `admin`.
+"""
+from __future__ import annotations
+
+
+# IssuerDetails and check_logo are part of this module's interface (the API imports them from here)
+from pipeline.invoices.details import ADMIN_ISSUER, IssuerDetails, Tax  # noqa: F401
+from pipeline.invoices.logo import check_logo
+from pipeline.invoices.topics import ISSUERS_TOPIC, LOGOS_TOPIC, ensure_invoice_topics
+from pipeline.runtime.clients import KafkaClients
+from pipeline.settings import Settings
+from pipeline.topic_io import produce_all, read_all
+
+__all__ = ["ADMIN_ISSUER", "IssuerDetails", "Tax", "check_logo", "publish_issuer", "read_issuers", "publish_logo",
+           "read_logo", "read_logos"]
+CONTENT_TYPE_HEADER = "content-type"
+
+
+async def publish_issuer(settings: Settings, details: IssuerDetails) -> None:
+    """Set (or replace) an account's invoice details."""
+    await ensure_invoice_topics(settings)
+    value = details.model_dump_json().encode()
+    await produce_all(settings, ISSUERS_TOPIC, [(details.account.encode(), value)])
+
+
+async def read_issuers(settings: Settings) -> dict[str, IssuerDetails]:
+    """Every account's current invoice details, by account id."""
+    await ensure_invoice_topics(settings)
+    issuers: dict[str, IssuerDetails] = {}
+    for message in await read_all(settings, ISSUERS_TOPIC):
+        account = message.key.decode()
+        if message.value is None:  # a tombstone: the details were removed
+            issuers.pop(account, None)
+        else:
+            issuers[account] = IssuerDetails.model_validate_json(message.value)
+    return issuers
+
+
+async def publish_logo(settings: Settings, account: str, data: bytes, content_type: str) -> str:
+    """Check and store an account's logo; returns its normalised content type."""
+    normalised = check_logo(data, content_type)
+    await ensure_invoice_topics(settings)
+    # produce_all has no headers; the content type travels as one so the value stays the raw image
+    producer = KafkaClients(settings).producer()
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            settings.topic(LOGOS_TOPIC),
+            data,
+            key=account.encode(),
+            headers=[(CONTENT_TYPE_HEADER, normalised.encode())],
+        )
+    finally:
+        await producer.stop()
+    return normalised
+
+
+async def read_logo(settings: Settings, account: str) -> tuple[bytes, str] | None:
+    """An account's logo as (bytes, content type), or None when it has none."""
+    return (await read_logos(settings)).get(account)
+
+
+async def read_logos(settings: Settings) -> dict[str, tuple[bytes, str]]:
+    """Every account's logo as (bytes, content type), by account id."""
+    await ensure_invoice_topics(settings)
+    logos: dict[str, tuple[bytes, str]] = {}
+    for message in await read_all(settings, LOGOS_TOPIC):
+        account = message.key.decode()
+        if message.value is None:
+            logos.pop(account, None)
+            continue
+        headers = {name: value for name, value in (message.headers or ())}
+        logos[account] = (message.value, headers.get(CONTENT_TYPE_HEADER, b"image/png").decode())
+    return logos

@@ -1,0 +1,87 @@
+"""An issued invoice as it is stored (topic `invoices`, ClickHouse `invoices`) and printed (pure).
+
+The record carries everything the PDF shows (the issuer's details as they were when it was issued,
+the customer's name, the lines), so an issued invoice never changes when the issuer edits his
+details later, and its PDF can be rendered again from it alone.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict
+
+from pipeline.invoices.compute import InvoiceAmounts
+from pipeline.invoices.details import IssuerDetails
+
+SEQUENCE_DIGITS = 6
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class InvoiceLine(_Frozen):
+    kind: str
+    description: str
+    amount: Decimal
+    prefix: str = ""
+    calls: int = 0
+    billed_minutes: Decimal = Decimal(0)
+
+
+class InvoiceTax(_Frozen):
+    name: str
+    percent: Decimal
+    amount: Decimal
+
+
+class Invoice(_Frozen):
+    number: str  # PREFIX-YYYY-NNNNNN; PREFIX-DRAFT for a draft
+    issuer: str
+    account: str
+    customer_name: str = ""
+    period: str  # YYYY-MM
+    period_start: datetime  # UTC bounds of the month in the issuer's zone
+    period_end: datetime
+    currency: str
+    subtotal: Decimal
+    taxes: tuple[InvoiceTax, ...]
+    total: Decimal
+    lines: tuple[InvoiceLine, ...]
+    issued_at: datetime
+    year: int  # the numbering year, in the issuer's zone at issue time
+    sequence: int  # 0 for a draft
+    draft: bool = False
+    issuer_details: IssuerDetails
+    pdf: str = ""  # path of the PDF file
+    pdf_sha256: str = ""
+
+    @property
+    def key(self) -> str:
+        return invoice_key(self.issuer, self.account, self.period)
+
+    def printable(self) -> dict:
+        """The JSON that `invoice issue` prints (CONTRACT.md "Invoices and re-rating")."""
+        data = self.model_dump(mode="json", exclude={"issuer_details"})
+        return data
+
+
+def invoice_key(issuer: str, account: str, period: str) -> str:
+    return f"{issuer}/{account}/{period}"
+
+
+def format_number(prefix: str, year: int, sequence: int) -> str:
+    if not 0 < sequence < 10**SEQUENCE_DIGITS:
+        raise ValueError(f"invoice sequence {sequence} does not fit {SEQUENCE_DIGITS} digits")
+    return f"{prefix}-{year:04d}-{sequence:0{SEQUENCE_DIGITS}d}"
+
+
+def lines_of(amounts: InvoiceAmounts) -> tuple[tuple[InvoiceLine, ...], tuple[InvoiceTax, ...]]:
+    lines = tuple(
+        InvoiceLine(kind=l.kind, description=l.description, amount=l.amount, prefix=l.prefix, calls=l.calls,
+                    billed_minutes=l.billed_minutes)
+        for l in amounts.lines
+    )
+    taxes = tuple(InvoiceTax(name=t.name, percent=t.percent, amount=t.amount) for t in amounts.taxes)
+    return lines, taxes

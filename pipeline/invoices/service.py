@@ -1,0 +1,159 @@
+"""Issuing invoices: usage from ClickHouse, numbering on the ledger, the PDF, the mirror.
+
+The one place the I/O of an invoice meets; the math (compute.py, assemble.py), the numbering
+(ledger.py) and the usage queries (queries.py) are tested on their own.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+from pipeline.invoices.assemble import Customer, assemble_invoice
+from pipeline.invoices.compute import Adjustment
+from pipeline.invoices.directory import Directory, InvoiceError, load_directory
+from pipeline.invoices.ledger import BATCH, InvoiceLedger, Pending, pdf_path
+from pipeline.invoices.mirror import write_invoices
+from pipeline.invoices.period import Period
+from pipeline.invoices.record import Invoice, invoice_key
+from pipeline.invoices.usage import account_usage, tariff_currencies, usage_by_account
+from pipeline.settings import Settings
+
+__all__ = ["InvoiceError", "issue_invoice", "issue_all", "invoice_pdf", "load_directory", "Directory"]
+log = logging.getLogger(__name__)
+DEFAULT_CURRENCY = "EUR"  # the contract's tariff default, for an account whose tariff is unknown
+
+
+def _fallback_currency(customer: Customer, currencies: dict[str, str]) -> str:
+    return currencies.get(customer.tariff, DEFAULT_CURRENCY)
+
+
+async def ensure_pdf(invoice: Invoice, directory: Directory) -> None:
+    """Put back an issued invoice's PDF if its file is missing here (another machine issued it)."""
+    path = Path(invoice.pdf)
+    if path.exists():
+        return
+    data = directory.render(invoice)
+    if hashlib.sha256(data).hexdigest() != invoice.pdf_sha256:
+        # the issuer's logo changed since: the stored sha256 stays the proof of what was issued
+        log.warning("re-rendered PDF of %s differs from the issued one (logo changed?)", invoice.number)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+async def invoice_pdf(settings: Settings, invoice: Invoice, directory: Directory | None = None) -> bytes:
+    """An issued invoice's PDF bytes (for the API and the portal)."""
+    path = Path(invoice.pdf)
+    if not path.exists():
+        await ensure_pdf(invoice, directory or await load_directory(settings))
+    return path.read_bytes()
+
+
+async def issue_invoice(
+    settings: Settings, account: str, period: Period, *, draft: bool = False, skip_empty: bool = False,
+    adjustments: Sequence[Adjustment] | None = None, now: datetime | None = None,
+    directory: Directory | None = None,
+) -> Invoice | None:
+    """The account's invoice of the period: stored if already issued, else issued now.
+
+    A draft is computed and rendered but neither numbered nor stored. None when skip_empty and the
+    account has nothing to invoice. `adjustments` None: the re-rating differences recorded for this
+    invoice (pipeline/rerate/invoice_lines.py).
+    """
+    now = now or datetime.now(timezone.utc)
+    if adjustments is None:
+        from pipeline.rerate.invoice_lines import adjustments_for
+
+        adjustments = await asyncio.to_thread(adjustments_for, settings, account, str(period))
+    directory = directory or await load_directory(settings)
+    customer = directory.customer(account)
+    issuer = directory.issuer_of(customer)
+    period.check_closed(issuer.zone, now, draft)
+    if draft:
+        return await _draft(settings, directory, customer, issuer, period, now, adjustments, skip_empty)
+    async with InvoiceLedger(settings) as ledger:
+        stored = ledger.invoices.get(invoice_key(issuer.account, account, str(period)))
+        if stored is not None:
+            await ensure_pdf(stored, directory)
+            await asyncio.to_thread(write_invoices, settings, [stored])  # re-mirror: idempotent
+            return stored
+        invoice = await _assemble(settings, customer, issuer, period, now, adjustments, draft=False)
+        if skip_empty and invoice.lines == ():
+            return None
+        [issued] = await ledger.issue(issuer.account, [Pending(invoice)], directory.render)
+    await asyncio.to_thread(write_invoices, settings, [issued])
+    return issued
+
+
+async def _assemble(settings, customer, issuer, period, now, adjustments, draft: bool) -> Invoice:
+    start, end = period.bounds(issuer.zone)
+    rows = await account_usage(settings, customer, start, end)
+    fallback = DEFAULT_CURRENCY if rows else _fallback_currency(customer, await tariff_currencies(settings))
+    return assemble_invoice(customer, issuer, period, rows, now, adjustments=adjustments, draft=draft,
+                            fallback_currency=fallback)
+
+
+async def _draft(settings, directory, customer, issuer, period, now, adjustments, skip_empty) -> Invoice | None:
+    invoice = await _assemble(settings, customer, issuer, period, now, adjustments, draft=True)
+    if skip_empty and invoice.lines == ():
+        return None
+    path = pdf_path(settings, f"drafts/{issuer.account}-{customer.account}-{period}")
+    invoice = invoice.model_copy(update={"pdf": str(path)})
+    data = directory.render(invoice)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return invoice.model_copy(update={"pdf_sha256": hashlib.sha256(data).hexdigest()})
+
+
+async def issue_all(
+    settings: Settings, period: Period, *, skip_empty: bool = False, now: datetime | None = None,
+    adjustments: Mapping[str, Sequence[Adjustment]] | None = None,
+    progress: Callable[[int], None] = lambda done: None, on_total: Callable[[int], None] = lambda total: None,
+) -> list[Invoice]:
+    """Every user's and reseller's invoice of a closed period.
+
+    `adjustments` by account (re-rating differences; None: those recorded for the period's
+    invoices). `on_total(n)` once the number of invoices to
+    issue is known, `progress(n)` after each n issued.
+    """
+    if adjustments is None:
+        from pipeline.rerate.invoice_lines import adjustments_by_account
+
+        adjustments = await asyncio.to_thread(adjustments_by_account, settings, str(period))
+    now = now or datetime.now(timezone.utc)
+    directory = await load_directory(settings)
+    by_issuer: dict[str, list[Customer]] = {}
+    for customer in sorted(directory.customers.values(), key=lambda c: c.account):
+        by_issuer.setdefault(customer.issuer, []).append(customer)
+    missing = sorted(set(by_issuer) - set(directory.issuers))
+    if missing:
+        raise InvoiceError(f"issuers {missing} have no invoice details on ref.issuers: set them first")
+    for issuer_id in by_issuer:
+        period.check_closed(directory.issuers[issuer_id].zone, now, draft=False)
+    usage = await usage_by_account(settings, directory, by_issuer, period)
+    currencies = await tariff_currencies(settings)
+    pending_by_issuer: dict[str, list[Pending]] = {}
+    for issuer_id, customers in by_issuer.items():
+        issuer = directory.issuers[issuer_id]
+        for customer in customers:
+            invoice = assemble_invoice(
+                customer, issuer, period, usage.get((customer.type, customer.account), []), now,
+                adjustments=adjustments.get(customer.account, ()),
+                fallback_currency=_fallback_currency(customer, currencies),
+            )
+            if not (skip_empty and invoice.lines == ()):
+                pending_by_issuer.setdefault(issuer_id, []).append(Pending(invoice))
+    on_total(sum(len(p) for p in pending_by_issuer.values()))
+    issued: list[Invoice] = []
+    async with InvoiceLedger(settings) as ledger:
+        for issuer_id, pending in pending_by_issuer.items():
+            for start in range(0, len(pending), BATCH):  # progress per ledger batch
+                batch = await ledger.issue(issuer_id, pending[start:start + BATCH], directory.render)
+                issued += batch
+                progress(len(batch))
+    for start in range(0, len(issued), 5000):
+        await asyncio.to_thread(write_invoices, settings, issued[start:start + 5000])
+    return issued

@@ -1,0 +1,19 @@
+"""The invoices' topic names (declared with every other topic in pipeline/topics.py)."""
+from __future__ import annotations
+
+from pipeline.kafka_admin import ensure_topics
+from pipeline.settings import Settings
+
+ISSUERS_TOPIC = "ref.issuers"
+LOGOS_TOPIC = "ref.logos"
+INVOICES_TOPIC = "invoices"
+_ensured: set[tuple[str, str]] = set()  # (bootstrap, prefix) done in this process
+
+
+async def ensure_invoice_topics(settings: Settings) -> None:
+    """The product's topics exist (once per process and prefix): commands that issue invoices may
+    run before any worker created them."""
+    marker = (settings.kafka_bootstrap, settings.topic_prefix)
+    if marker not in _ensured:
+        await ensure_topics(settings)
+        _ensured.add(marker)
