@@ -1,0 +1,131 @@
+"""A Kamailio of its own (as `deploy/local/up --switch` starts it, on free ports), a SIPp UAS
+upstream, the adapter and the controller, for the switch tests and `bench-switch`."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pipeline.adapters.kamailio_rpc import KamailioRpc
+from pipeline.settings import REPO_ROOT, Settings
+
+KAMAILIO_DIR = REPO_ROOT / "deploy" / "kamailio"
+SIPP = KAMAILIO_DIR / "sipp"
+DST = "37060000001"
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _kamailio_binary() -> str:
+    return shutil.which("kamailio") or "/usr/sbin/kamailio"
+
+
+class Switch:
+    """Kamailio + UAS + adapter + controller for one test; every process is stopped at the end."""
+
+    def __init__(self, settings: Settings, server: str) -> None:
+        self.settings = settings
+        self.server = server
+        # a unix socket path must stay under 108 bytes: a short directory of its own
+        self.dir = Path(tempfile.mkdtemp(prefix="kam", dir="/tmp"))
+        self.sip_port = _free_udp_port()
+        self.uas_port = _free_udp_port()
+        self.log = self.dir / "kamailio.log"
+        self.rpc_socket = self.dir / "rpc.sock"
+        self.rpc = KamailioRpc(self.rpc_socket)
+        self.kamailio: subprocess.Popen | None = None
+        self.others: list[subprocess.Popen] = []
+        self.env = {**os.environ, "RATING_TOPIC_PREFIX": settings.topic_prefix,
+                    "RATING_LOCAL_DIR": str(settings.local_dir), "RATING_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+                    "RATING_SWITCH_SERVER": server}
+
+    def start(self) -> "Switch":
+        self.start_kamailio()
+        self.others.append(self._popen(["sipp", "-sf", str(SIPP / "uas.xml"), "-i", "127.0.0.1",
+                                        "-p", str(self.uas_port), "-nostdin"], "uas.out"))
+        self.adapter = self._python(["adapter", "kamailio", "--from-file", str(self.log),
+                                     "--state", str(self.dir / "adapter-state.json")], "adapter.log")
+        self.controller = self._python(["switch-control", "--rpc-socket", str(self.rpc_socket)], "control.log")
+        self.wait_synced(1)
+        return self
+
+    def start_kamailio(self) -> None:
+        """As deploy/kamailio/switch.sh does: foreground, logging to stderr appended to the CDR log."""
+        with self.log.open("ab") as log:
+            self.kamailio = subprocess.Popen(
+                [_kamailio_binary(), "-DD", "-E", "-m", "32", "-f", str(KAMAILIO_DIR / "kamailio.cfg"),
+                 "-A", f"SIP_LISTEN=udp:127.0.0.1:{self.sip_port}",
+                 "-A", f'UPSTREAM_URI="sip:127.0.0.1:{self.uas_port}"',
+                 "-A", f'RPC_SOCKET="{self.rpc_socket}"', "-A", f'RUN_DIR="{self.dir}"'],
+                stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 20
+        while not self.rpc_socket.exists():
+            assert self.kamailio.poll() is None, f"Kamailio exited:\n{self.log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, "Kamailio made no JSON-RPC socket in 20 s"
+            time.sleep(0.1)
+
+    def stop_kamailio(self) -> None:
+        self.kamailio.terminate()
+        self.kamailio.wait(timeout=20)
+        self.rpc_socket.unlink(missing_ok=True)
+
+    def _popen(self, args: list[str], log_name: str) -> subprocess.Popen:
+        log = (self.dir / log_name).open("ab")
+        return subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd=self.dir,
+                                env=self.env, start_new_session=True)
+
+    def _python(self, args: list[str], log_name: str) -> subprocess.Popen:
+        process = self._popen([sys.executable, "-m", "pipeline.adapters", *args], log_name)
+        self.others.append(process)
+        return process
+
+    def wait_synced(self, times: int, timeout: float = 60) -> None:
+        """Until the controller has synced Kamailio's table `times` times (once per Kamailio start)."""
+        log = self.dir / "control.log"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = log.read_text() if log.exists() else ""
+            if text.count("Kamailio (up since") >= times:
+                return
+            assert self.controller.poll() is None, f"controller exited:\n{text[-3000:]}"
+            time.sleep(0.2)
+        raise AssertionError(f"controller did not sync Kamailio {times} time(s):\n{log.read_text()[-3000:]}")
+
+    def call(self, scenario: str, account: str, *extra: str, timeout: int = 30) -> subprocess.CompletedProcess:
+        """One SIPp call as `account`; the exit status is SIPp's (0: the scenario went as written)."""
+        return subprocess.run(
+            ["sipp", "-sf", str(SIPP / scenario), "-key", "account", account, "-s", DST, "-m", "1",
+             "-i", "127.0.0.1", "-p", str(_free_udp_port()), "-nostdin", "-timeout", f"{timeout}s",
+             "-timeout_error", *extra, f"127.0.0.1:{self.sip_port}"],
+            cwd=self.dir, capture_output=True, text=True, timeout=timeout + 15)
+
+    def start_call(self, scenario: str, account: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            ["sipp", "-sf", str(SIPP / scenario), "-key", "account", account, "-s", DST, "-m", "1",
+             "-i", "127.0.0.1", "-p", str(_free_udp_port()), "-nostdin", "-timeout", "60s", "-timeout_error",
+             f"127.0.0.1:{self.sip_port}"], cwd=self.dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        for process in [*self.others, self.kamailio]:
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in [*self.others, self.kamailio]:
+            if process is not None:
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text()[-2000:]}" for p in sorted(self.dir.glob("*.log")))
