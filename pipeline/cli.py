@@ -1,6 +1,5 @@
-"""Our commands beside Faust's own (`worker`, ...): `python -m pipeline --help` lists them all.
-
-They build their Settings from the environment and never import the Faust app: they are clients.
+"""`python -m pipeline --help` lists every command. Each builds its Settings from the environment
+when it runs; nothing is built at import time.
 """
 from __future__ import annotations
 
@@ -15,14 +14,49 @@ from pipeline.logging_setup import setup_logging
 from pipeline.settings import Settings
 
 
-def register(group: click.Group) -> None:
-    for command in (ref, pay, balances, replay_rejected, state, blocked, demo, bench_rating, bench_stream, bench_guard):
-        group.add_command(command)
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Real-time rating for VoIP operators that sell through resellers."""
+
+
+@click.command(help="Run the pipeline's stages (RATING_ROLES picks which) until stopped.")
+@click.option("--loglevel", "-l", default=None, help="log level (default: RATING_LOG_LEVEL)")
+@click.option("--without-web", is_flag=True, hidden=True,
+              help="accepted for compatibility: the worker has no Faust web server")
+def worker(loglevel: str | None, without_web: bool) -> None:
+    from pipeline.kafka_admin import TopicLayoutError
+    from pipeline.worker import Worker, build_app, prepare_topics
+
+    settings = Settings()
+    level = (loglevel or settings.log_level).upper()
     try:
-        from pipeline.sinks.cli import register as register_clickhouse
-    except ImportError:  # pragma: no cover - only while the ClickHouse side is being written
-        return
+        asyncio.run(prepare_topics(settings))
+    except TopicLayoutError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    app = build_app(settings)
+    Worker(app, loglevel=level, quiet=True).execute_from_commandline()
+
+
+def register(group: click.Group) -> None:
+    for command in (worker, ref, pay, balances, replay_rejected, state, blocked):
+        group.add_command(command)
+    from pipeline.adapters.cli import register as register_adapters
+    from pipeline.api.cli import register as register_api
+    from pipeline.rerate.cli import register as register_rerate
+    from pipeline.invoices.cli import register as register_invoices
+    from pipeline.sinks.cli import register as register_clickhouse
+
     register_clickhouse(group)
+    register_invoices(group)
+    register_adapters(group)
+    register_api(group)
+    register_rerate(group)
+    try:  # the demo and the benchmarks live beside the package, in a source checkout only
+        from devkit.cli import register as register_devkit
+    except ImportError:
+        return
+    register_devkit(group)
 
 
 @click.group(help="Reference data: accounts, tariffs, providers, DIDs, holidays.")
@@ -57,12 +91,19 @@ def ref_apply(files: tuple[str, ...]) -> None:
 def pay(account: str, amount: str, payment_id: str | None) -> None:
     from pipeline.payments import send_payment
 
+    from pydantic import ValidationError
+
+    from pipeline.cdr.decode import describe_validation_error
+
     try:
         value = Decimal(amount)
     except InvalidOperation:
         raise click.BadParameter(f"{amount!r} is not a decimal number", param_hint="AMOUNT") from None
     payment_id = payment_id or str(uuid.uuid4())
-    asyncio.run(send_payment(Settings(), payment_id, account, value))
+    try:
+        asyncio.run(send_payment(Settings(), payment_id, account, value))
+    except ValidationError as exc:
+        raise click.BadParameter(describe_validation_error(exc), param_hint="AMOUNT") from None
     click.echo(f"payment {payment_id}: {account} +{value}")
 
 
@@ -78,10 +119,12 @@ def balances(accounts: tuple[str, ...]) -> None:
 
 @click.command("replay-rejected", help="Send rejected records back to the topic they came from.")
 @click.option("--reason", default=None, help="only records rejected for this reason (e.g. no_rate)")
-def replay_rejected(reason: str | None) -> None:
+@click.option("--allow-old", is_flag=True,
+              help="rate CDRs older than RATING_DEDUP_DAYS anyway (for `--reason too_old`: you vouch they were never charged)")
+def replay_rejected(reason: str | None, allow_old: bool) -> None:
     from pipeline.replay import replay
 
-    counts = asyncio.run(replay(Settings(), reason))
+    counts = asyncio.run(replay(Settings(), reason, allow_old))
     click.echo(f"replayed {sum(counts.values())} record(s)" + "".join(f"\n  {r}: {n}" for r, n in sorted(counts.items())))
 
 
@@ -110,37 +153,3 @@ def blocked(server: str | None) -> None:
     for s in sorted(rows, key=lambda s: s["account"]):
         click.echo(f"{s['account']:<20} {s['reason']:<18} {s['server']:<12} {s['reseller']:<12} {s['balance']:>14} {s['version']}")
     click.echo(f"{len(rows)} blocked")
-
-
-@click.command(help="Run the pipeline on the sample data end to end and show what it did.")
-@click.option("--calls", default=2000, show_default=True, help="how many sample CDRs to send")
-def demo(calls: int) -> None:
-    from pipeline.demo import run_demo
-
-    sys.exit(run_demo(Settings(), calls))
-
-
-@click.command("bench-rating", help="Rating engine speed: calls priced per second on one core.")
-@click.option("--prefixes", default=100_000, show_default=True)
-@click.option("--calls", default=200_000, show_default=True)
-def bench_rating(prefixes: int, calls: int) -> None:
-    from pipeline.rating.bench import run_benchmark
-
-    run_benchmark(prefixes=prefixes, calls=calls)
-
-
-@click.command("bench-stream", help="CDRs/s through the rating stage beside raw aiokafka and an empty Faust agent.")
-@click.option("--cdrs", default=100_000, show_default=True)
-def bench_stream(cdrs: int) -> None:
-    from pipeline.bench.stream import run
-
-    run(Settings(), cdrs)
-
-
-@click.command("bench-guard", help="Latency from a CDR crossing a balance threshold to its block signal.")
-@click.option("--samples", default=200, show_default=True)
-@click.option("--background-rate", default=1000, show_default=True, help="other CDRs per second meanwhile")
-def bench_guard(samples: int, background_rate: int) -> None:
-    from pipeline.bench.guard import run
-
-    run(Settings(), samples, background_rate)

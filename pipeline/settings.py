@@ -43,6 +43,25 @@ class Settings(BaseSettings):
     sink_batch_size: int = 10000
     sink_flush_seconds: float = 1.0
 
+    # calls (by start) and payment ids are remembered this long to charge each once; a CDR that
+    # starts earlier is rejected `too_old` (replayable with an explicit override)
+    dedup_days: int = Field(62, ge=1)
+    # Prometheus metrics, /health and /ready of the worker; loopback unless said otherwise
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9108
+    # a consumer that does not poll for this long leaves its group (the sink polls on while
+    # ClickHouse is down, so it never should)
+    max_poll_interval_ms: int = 300_000
+    # the API and portal (`python -m pipeline api`); an empty secret: the first one published on
+    # ref.credentials, shared by every instance (sessions survive a restart and any instance)
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    api_secret: str = ""
+    # the switch of `deploy/local/up --switch` (deploy/kamailio/switch.sh reads the same names)
+    switch_upstream: str = "127.0.0.1:5070"
+    switch_server: str = "kamailio1"
+    switch_sip_port: int = 5060
+
     def runs(self, role: str) -> bool:
         return role in self.roles
 

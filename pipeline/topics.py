@@ -7,6 +7,11 @@ from pipeline.settings import Settings
 
 # a 100,000-prefix tariff is one ref.tariffs message of a few MB (compressed far less)
 LARGE_MESSAGE_BYTES = 64 * 1024 * 1024
+# every other topic takes Kafka's own default of ~1 MB, set explicitly so that a broker with
+# another default cannot accept what our outputs' size check refuses, or the other way round
+MESSAGE_BYTES = 1024 * 1024
+# what a single record of ours may be (key + value): the batch framing must still fit
+RECORD_BYTES_LIMIT = MESSAGE_BYTES - 16 * 1024
 COMPACTED = {"cleanup.policy": "compact"}
 
 
@@ -16,26 +21,57 @@ class TopicSpec:
     partitions: int | None  # None: the partitions setting
     config: dict[str, str] = field(default_factory=dict)
     internal: bool = False  # not part of CONTRACT.md; may change between versions
+    # whether the pipeline relies on its partition count (co-partitioned state): checked at start
+    strict_partitions: bool = True
+
+    @property
+    def max_message_bytes(self) -> int:
+        return int(self.config.get("max.message.bytes", MESSAGE_BYTES))
+
+
+def _config(*extra: dict, max_bytes: int = MESSAGE_BYTES) -> dict[str, str]:
+    merged = {"max.message.bytes": str(max_bytes)}
+    for part in extra:
+        merged.update(part)
+    return merged
 
 
 # Reference data and the guard's input live on one partition each: they are small, must be read
 # in order as a whole, and the guard's cascade needs every account in one place.
+# Outside writers' topics (cdr.raw, balance.payments) may have any number of partitions: the
+# pipeline re-keys what it reads from them itself.
 TOPICS: tuple[TopicSpec, ...] = (
-    TopicSpec("cdr.raw", None),
-    TopicSpec("ref.accounts", 1, COMPACTED),
-    TopicSpec("ref.tariffs", 1, {**COMPACTED, "max.message.bytes": str(LARGE_MESSAGE_BYTES)}),
-    TopicSpec("ref.providers", 1, COMPACTED),
-    TopicSpec("ref.dids", 1, COMPACTED),
-    TopicSpec("ref.holidays", 1, COMPACTED),
-    TopicSpec("balance.payments", None),
-    TopicSpec("cdr.rated", None),
-    TopicSpec("cdr.rejected", None),
-    TopicSpec("switch.control", None, COMPACTED),
-    TopicSpec("balance.charges", None, internal=True),
-    TopicSpec("balance.updates", 1, COMPACTED, internal=True),  # the guard rebuilds from it
-    # the state of the stages (pipeline/state_store.py), partitioned like their sources
-    TopicSpec("state.charged_calls", None, COMPACTED, internal=True),
-    TopicSpec("state.ledgers", None, COMPACTED, internal=True),
+    TopicSpec("cdr.raw", None, _config(), strict_partitions=False),
+    TopicSpec("ref.accounts", 1, _config(COMPACTED)),
+    TopicSpec("ref.tariffs", 1, _config(COMPACTED, max_bytes=LARGE_MESSAGE_BYTES)),
+    TopicSpec("ref.providers", 1, _config(COMPACTED)),
+    TopicSpec("ref.dids", 1, _config(COMPACTED)),
+    TopicSpec("ref.holidays", 1, _config(COMPACTED)),
+    TopicSpec("balance.payments", None, _config(), strict_partitions=False),
+    TopicSpec("cdr.rated", None, _config()),
+    TopicSpec("cdr.rejected", None, _config(), strict_partitions=False),
+    TopicSpec("switch.control", None, _config(COMPACTED), strict_partitions=False),
+    # payments that passed the checks, keyed by account by our own partitioner: a payment written
+    # by a librdkafka client (CRC32 partitioning) lands beside the account's charges all the same
+    TopicSpec("balance.payments.accepted", None, _config(), internal=True),
+    TopicSpec("balance.charges", None, _config(), internal=True),
+    TopicSpec("balance.updates", 1, _config(COMPACTED), internal=True),  # the guard rebuilds from it
+    # the state of the stages (pipeline/runtime/state.py), partitioned like their sources
+    TopicSpec("state.charged_calls", None, _config(COMPACTED), internal=True),
+    TopicSpec("state.ledgers", None, _config(COMPACTED), internal=True),
+    TopicSpec("state.payment_ids", None, _config(COMPACTED), internal=True),
+    # re-rating differences (pipeline/rerate), keyed by account beside the charges; applied once per id
+    TopicSpec("balance.adjustments", None, _config(), internal=True),
+    # invoices (pipeline/invoices): issuer details and logos per account ("admin" = the
+    # installation's), and the issued invoices, keyed issuer/account/period, on one partition so
+    # that numbers are taken in order
+    TopicSpec("ref.issuers", 1, _config(COMPACTED)),
+    TopicSpec("ref.logos", 1, _config(COMPACTED)),
+    TopicSpec("invoices", 1, _config(COMPACTED)),
+    # the API (pipeline/api): credentials as hashes only, every instance reads them whole; and who
+    # changed what, when
+    TopicSpec("ref.credentials", 1, _config(COMPACTED)),
+    TopicSpec("audit", 1, _config(), strict_partitions=False),
 )
 REFERENCE_TOPICS = {
     "account": "ref.accounts",
@@ -55,3 +91,8 @@ def spec(name: str) -> TopicSpec:
 
 def partitions_of(topic: TopicSpec, settings: Settings) -> int:
     return topic.partitions or settings.partitions
+
+
+def record_limits(settings: Settings) -> dict[str, int]:
+    """Full topic name -> the largest record (key + value) the pipeline may write to it."""
+    return {settings.topic(t.name): t.max_message_bytes - 16 * 1024 for t in TOPICS}

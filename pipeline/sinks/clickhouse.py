@@ -75,8 +75,11 @@ class ClickHouseWriter:
         # waiting on the event, not time.sleep: close() ends a retry loop at once (worker stop)
         self._sleep = sleep or self._stopped.wait
         self.retries = 0  # over the writer's life, for tests and the benchmark
+        self.on_failure: Callable[[], None] | None = None  # counts failed inserts (metrics)
 
-    def write(self, rows: Sequence[tuple]) -> int:
+    def write(self, rows: Sequence[tuple], attempts: int | None = None) -> int:
+        """Insert the rows, retrying; after `attempts` failed tries (None: never) raise the last
+        error, so that a caller with a consumer to keep alive can poll in between."""
         if not rows:
             return 0
         attempt = 0
@@ -94,6 +97,11 @@ class ClickHouseWriter:
             except Exception as exc:  # noqa: BLE001 - every failure is retried, see module doc
                 delay = self._backoff.delay(attempt)
                 self.retries += 1
+                if self.on_failure is not None:
+                    self.on_failure()
+                if attempts is not None and attempt >= attempts:
+                    self._drop_client()
+                    raise
                 log.warning(
                     "ClickHouse insert of %d rows failed (attempt %d): %s; retrying in %.1f s",
                     len(rows), attempt, _one_line(exc), delay,

@@ -48,6 +48,10 @@ def settings_factory(local_stack, session_prefix, tmp_path_factory):
             "clickhouse_url": url,
             "partitions": 4,
             "local_dir": tmp_path_factory.mktemp("local"),
+            "metrics_port": 0,  # several workers at once: each its own free port
+            # tests replay calls of fixed dates: a window that today's date cannot overtake
+            # (tests of the window itself set their own)
+            "dedup_days": 36500,
         }
         values.update(overrides)
         settings = Settings(**values)

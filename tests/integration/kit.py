@@ -11,7 +11,7 @@ from pipeline.reference_apply import apply_files
 from pipeline.settings import REPO_ROOT, Settings
 from pipeline.sinks.migrate import migrate
 from pipeline.topic_io import count_messages
-from pipeline.worker_process import WorkerProcess
+from devkit.worker_process import WorkerProcess
 
 SAMPLES = REPO_ROOT / "samples"
 

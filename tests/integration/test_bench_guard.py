@@ -8,8 +8,8 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli import bench_guard
-from pipeline.worker_process import settings_env
+from devkit.cli import bench_guard
+from devkit.worker_process import settings_env
 
 pytestmark = pytest.mark.clickhouse  # the worker runs every role, the ClickHouse sink included
 

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from pipeline.sinks.cli import register
 from pipeline.sinks.clickhouse import ClickHouseWriter, connect
-from pipeline.worker_process import settings_env
+from pipeline.sinks.migrate import load_migrations
+from devkit.worker_process import settings_env
 from tests.unit.reports.report_seed import EXPECTED_PROFIT, REDELIVERED, ROWS
 
 pytestmark = pytest.mark.clickhouse
@@ -35,7 +36,7 @@ def seeded(settings_factory, cli):
     env = settings_env(settings)
     runner = CliRunner()
     first = runner.invoke(cli, ["migrate"], env=env, catch_exceptions=False)
-    assert first.output.count("applied ") == 3
+    assert first.output.count("applied ") == len(load_migrations())
     again = runner.invoke(cli, ["migrate"], env=env, catch_exceptions=False)
     assert "schema up to date" in again.output
     writer = ClickHouseWriter(settings)
@@ -92,7 +93,7 @@ def test_plot_writes_a_png(seeded, tmp_path):
     assert out.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_documented_sql_runs_and_the_month_rebuild_makes_daily_stats_exact(settings_factory):
+def test_documented_sql_runs_and_daily_stats_is_exact_after_redeliveries(settings_factory):
     from pipeline.sinks.migrate import migrate
     from tests.unit.reports.docs_sql import doc_statements
 
@@ -110,10 +111,10 @@ def test_documented_sql_runs_and_the_month_rebuild_makes_daily_stats_exact(setti
         exact = client.execute(
             f"SELECT toDate(start_time) AS day, reseller, count(), sum(admin_profit) FROM {db}.rated_calls FINAL "
             "WHERE toYYYYMM(start_time) = 202511 GROUP BY day, reseller ORDER BY day, reseller")
-        assert client.execute(by_day) != exact  # the redeliveries were counted by the view
+        assert client.execute(f"SELECT count() FROM {db}.rated_calls")[0][0] > sum(row[2] for row in exact)
+        assert client.execute(by_day) == exact  # the redeliveries are counted once
         for statement in doc_statements(db):
-            client.execute(statement)  # includes DROP PARTITION 202511 + INSERT ... FINAL
-        assert client.execute(by_day) == exact
+            client.execute(statement)  # every query an analyst copies runs on 18.16
     finally:
         client.execute(f"DROP DATABASE IF EXISTS {db}")
         client.disconnect()

@@ -7,7 +7,7 @@ from collections import Counter
 
 import orjson
 
-from pipeline.sample_cdrs import sample_stream
+from devkit.sample_cdrs import sample_stream
 from pipeline.control_topic import current_balances
 from pipeline.schemas import wire
 from pipeline.topic_io import produce_all, read_all

@@ -17,7 +17,7 @@ from pipeline.reference_apply import ApplyError, apply_files
 from pipeline.settings import REPO_ROOT
 from pipeline.topic_io import read_all
 from pipeline.topics import REFERENCE_TOPICS
-from pipeline.worker_process import settings_env
+from devkit.worker_process import settings_env
 from tests.integration.kit import SAMPLES
 
 ADMIN = {"kind": "account", "id": "admin", "type": "admin"}
@@ -118,8 +118,8 @@ async def test_a_record_may_refer_to_an_earlier_record_of_the_run_but_not_to_a_l
     assert result.returncode == 0, result.stderr
     published = await reference_topics(settings)
     assert [key for key, _ in published["ref.accounts"]] == ["admin", "r5", "u5"]
-    assert published["ref.dids"] == [("37052000005", {"kind": "did", "number": "37052000005", "reseller": "r5",
-                                                      "user": "u5", "tariff": None})]
+    ((number, did),) = published["ref.dids"]
+    assert (number, did["number"], did["reseller"], did["user"]) == ("37052000005", "37052000005", "r5", "u5")
 
     # the user before his reseller: "earlier" is what counts, not "somewhere in the run"
     other = settings_factory()
@@ -180,3 +180,24 @@ async def test_a_valid_run_publishes_every_record_on_its_topic_keyed_by_id(setti
     direct = dict(published["ref.tariffs"])["t-direct"]
     assert direct["rates_csv"] is None and len(direct["rates"]) == 5  # the CSV travels inline
     assert {rate["prefix"] for rate in direct["rates"]} == {"370", "3706", "44", "1"}
+
+
+async def test_a_file_that_names_the_admin_without_creating_it_is_published_and_etc_passwd_is_never_read(
+        settings_factory, tmp_path):
+    settings = settings_factory()
+    await ensure_topics(settings)
+    escaping = write_json(tmp_path / "escaping.json", [
+        {"kind": "tariff", "id": "t-evil", "owner": "admin", "rates_csv": "/etc/passwd"},
+    ])
+    refused = run_ref_apply(settings, escaping)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert f"{escaping} record 1 (tariff 't-evil'): rates_csv \"/etc/passwd\"" in refused.stderr
+    assert "root:" not in refused.stderr + refused.stdout
+
+    no_admin = write_json(tmp_path / "no-admin.json", [
+        BUY, {"kind": "account", "id": "r7", "type": "reseller", "parent": "admin", "tariff": "t-buy"},
+    ])
+    result = run_ref_apply(settings, no_admin)
+    assert result.returncode == 0, result.stderr
+    published = await reference_topics(settings)
+    assert [key for key, _ in published["ref.accounts"]] == ["r7"]  # the admin is built in, not published

@@ -12,7 +12,7 @@ from pipeline.reference_apply import apply_files
 from pipeline.schemas import wire
 from pipeline.settings import REPO_ROOT
 from pipeline.topic_io import produce_all, read_all
-from pipeline.worker_process import settings_env
+from devkit.worker_process import settings_env
 from tests.integration.kit import outputs, seed_reference, start_worker, wait_for
 
 ADMIN = {"kind": "account", "id": "admin", "type": "admin"}

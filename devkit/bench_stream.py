@@ -17,10 +17,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from pipeline.kafka_admin import ensure_topics
 from pipeline.reference_apply import apply_files
-from pipeline.sample_cdrs import good_cdr
+from devkit.sample_cdrs import good_cdr
 from pipeline.settings import REPO_ROOT, Settings
 from pipeline.topic_io import produce_all, read_all
-from pipeline.worker_process import WorkerProcess, settings_env
+from devkit.worker_process import WorkerProcess, settings_env
 
 SAMPLES = [str(REPO_ROOT / "samples" / name) for name in ("operator.json", "resellers.json")]
 
@@ -95,7 +95,7 @@ def empty_faust_agent(settings: Settings, cdrs: int) -> float:
         result = Path(tmp) / "result.json"
         env = settings_env(settings) | {"BENCH_EVENTS": str(cdrs), "BENCH_RESULT": str(result)}
         process = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.bench.empty_faust", "worker", "--without-web", "-l", "warn"],
+            [sys.executable, "-m", "devkit.bench_empty_faust", "worker", "--without-web", "-l", "warn"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
         try:

@@ -24,7 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pipeline.reference_apply import apply_files
 from pipeline.settings import REPO_ROOT, Settings
 from pipeline.topic_io import produce_all, topic_partitions
-from pipeline.worker_process import WorkerProcess
+from devkit.worker_process import WorkerProcess
 
 PRICE = "2"  # one 60 s call to DST on the retail tariff below: 2/min, so 2.000000
 DST = "37052123456"  # 370 without 3706: no connection fee anywhere in the chain

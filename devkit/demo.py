@@ -13,15 +13,18 @@ from pipeline.control_topic import account_states, current_balances
 from pipeline.kafka_admin import ensure_topics
 from pipeline.payments import send_payment
 from pipeline.reference_apply import apply_files
-from pipeline.sample_cdrs import sample_stream
+from devkit.sample_cdrs import sample_stream
 from pipeline.settings import REPO_ROOT, Settings
 from pipeline.topic_io import count_messages, produce_all, read_all
-from pipeline.worker_process import WorkerProcess
+from devkit.worker_process import WorkerProcess
 
 SAMPLES = REPO_ROOT / "samples"
 
 
-def run_demo(settings: Settings, calls: int) -> int:
+DEMO_PASSWORD = "demo-password"
+
+
+def run_demo(settings: Settings, calls: int, with_switch: bool = False, serve: bool = True) -> int:
     if not settings.topic_prefix:  # each run on topics of its own, so runs never mix
         settings = settings.model_copy(update={"topic_prefix": f"demo-{int(time.time())}-"})
     run = settings.topic_prefix.rstrip("-")
@@ -53,9 +56,79 @@ def run_demo(settings: Settings, calls: int) -> int:
         _wait_for_outputs(settings, len(messages))
         elapsed = time.monotonic() - started
         _report(settings, run, elapsed)
+        if with_switch:
+            _through_a_real_switch(settings)
+        if serve:
+            _serve_the_portal(settings, worker)
+            worker = None  # it keeps running behind the portal; deploy/local/down stops both
     finally:
-        worker.stop()
+        if worker is not None:
+            worker.stop()
     return 0
+
+
+def _serve_the_portal(settings: Settings, worker: WorkerProcess) -> None:
+    """Logins for the admin, a reseller and a user, and the API + portal on RATING_API_PORT; the
+    worker and the API stay up (pid files in RATING_LOCAL_DIR/run, which deploy/local/down reads)."""
+    import urllib.request
+
+    from pipeline.api.kafka_backend import publish_logins
+
+    click.echo(click.style("==> the API and the portal", bold=True))
+    tokens = asyncio.run(publish_logins(settings, ["admin", "r1", "u1"], password=DEMO_PASSWORD))
+    api = WorkerProcess(settings, settings.local_dir / "logs" / f"{settings.topic_prefix}api.log", args=("api",)).start()
+    url = f"http://{settings.api_host}:{settings.api_port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/openapi.json", timeout=2).read()
+            break
+        except OSError:
+            if not api.alive() or time.monotonic() > deadline:
+                raise click.ClickException(f"the API did not start:\n{api.log_tail()}") from None
+            time.sleep(0.5)
+    run_dir = settings.local_dir / "run"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "demo-worker.pid").write_text(f"{worker.process.pid}\n")
+    (run_dir / "demo-api.pid").write_text(f"{api.process.pid}\n")
+    click.echo(f"    portal:   {url}/   (API: {url}/v1, OpenAPI: {url}/openapi.json)")
+    click.echo(f"    log in as admin, r1 (a reseller) or u1 (his user), password {DEMO_PASSWORD!r}")
+    for account, token in tokens.items():
+        click.echo(f"    bearer token of {account:<6} {token}")
+    click.echo(f"    the worker (pid {worker.process.pid}) and the API (pid {api.process.pid}) keep running; "
+               "deploy/local/down stops them with the rest")
+
+
+def _through_a_real_switch(settings: Settings) -> None:
+    """Kamailio as switch ast1 (SIPp calls, the adapter, the controller): calls of the sample
+    accounts it serves, each answered or refused with 402 as switch.control says, then rated."""
+    from devkit.local_switch import Switch
+
+    click.echo(click.style("==> a real switch: Kamailio as ast1, SIPp calls (2 s each), adapter, controller", bold=True))
+    switch = Switch(settings, "ast1").start()
+    try:
+        before = asyncio.run(count_messages(settings, "cdr.rated"))
+        states = asyncio.run(account_states(settings))
+        answered = 0
+        for account in ("u1", "u2", "d1"):
+            state = states.get(account, {})
+            if switch.call("uac.xml", account, "-d", "2000").returncode == 0:
+                answered += 1
+                click.echo(f"    {account:<4} ({state.get('state', '?')}): answered, talked 2 s")
+            elif switch.call("uac_refused.xml", account, timeout=5).returncode == 0:
+                click.echo(f"    {account:<4} ({state.get('state', '?')}, {state.get('reason', '')}): "
+                           "402 Payment Required")
+            else:
+                click.echo(f"    {account:<4}: the call failed otherwise (see {switch.dir})")
+        deadline = time.monotonic() + 60
+        while asyncio.run(count_messages(settings, "cdr.rated")) < before + answered and time.monotonic() < deadline:
+            time.sleep(0.5)
+        rated = [orjson.loads(m.value) for m in asyncio.run(read_all(settings, "cdr.rated"))[before:]]
+        for record in rated:
+            if record["server_id"] == "ast1" and record["billsec"] > 0 and "@" in record["call_id"]:
+                click.echo(f"    rated: {record['account']:<4} {record['billsec']} s  user price {record['user_price']}")
+    finally:
+        switch.stop()
 
 
 def _wait_for_outputs(settings: Settings, total: int, timeout: float = 180.0) -> None:

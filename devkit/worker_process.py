@@ -21,16 +21,20 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 class WorkerProcess:
-    def __init__(self, settings: Settings, log_path: Path) -> None:
+    """`python -m pipeline worker` (or another command: `args`) as a child process."""
+
+    def __init__(self, settings: Settings, log_path: Path,
+                 args: tuple[str, ...] = ("worker", "--without-web", "--loglevel=info")) -> None:
         self.settings = settings
         self.log_path = log_path
+        self.args = args
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "WorkerProcess":
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "pipeline", "worker", "--without-web", "--loglevel=info"],
+            [sys.executable, "-m", "pipeline", *self.args],
             env=settings_env(self.settings),
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -9,7 +9,16 @@ import orjson
 
 CALLERS = ("u1", "u2", "u3", "d1")
 DESTINATIONS = ("37061234567", "37052123456", "447700900123", "12125550123", "37069876543")
-START = datetime(2026, 11, 23, 7, 0, tzinfo=timezone.utc)  # a Monday morning
+
+
+def _last_monday_morning() -> datetime:
+    """07:00 UTC on the Monday of last week: five working days of calls, all in the past and well
+    inside the dedup window (RATING_DEDUP_DAYS), whenever the demo runs."""
+    today = datetime.now(timezone.utc).replace(hour=7, minute=0, second=0, microsecond=0)
+    return today - timedelta(days=today.weekday() + 7)
+
+
+START = _last_monday_morning()
 
 
 def good_cdr(run: str, n: int, rng: random.Random) -> dict:

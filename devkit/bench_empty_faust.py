@@ -1,6 +1,6 @@
 """Baseline (a) of bench-stream: a Faust agent that reads cdr.raw in batches and does nothing.
 
-Run as its own worker (`python -m pipeline.bench.empty_faust worker`); it writes how long it took
+Run as its own worker (`python -m devkit.bench_empty_faust worker`); it writes how long it took
 from its first batch to the BENCH_EVENTS-th event into the file BENCH_RESULT.
 """
 from __future__ import annotations

@@ -1,0 +1,98 @@
+"""The demo and the benchmarks: commands of `python -m pipeline` in a source checkout, kept out of
+the shipped package (pyproject ships `pipeline` only)."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from pipeline.settings import Settings
+
+
+@click.command(help="Run the pipeline on the sample data end to end and show what it did.")
+@click.option("--calls", default=2000, show_default=True, help="how many sample CDRs to send")
+@click.option("--switch", "with_switch", is_flag=True,
+              help="also place SIPp calls through a real Kamailio (Debian: kamailio, sip-tester)")
+@click.option("--serve/--no-serve", default=True, show_default=True,
+              help="leave the worker and the API + portal running, with logins for admin, r1 and u1")
+def demo(calls: int, with_switch: bool, serve: bool) -> None:
+    from devkit.demo import run_demo
+
+    sys.exit(run_demo(Settings(), calls, with_switch, serve))
+
+
+@click.command("bench-rating", help="Rating engine speed: calls priced per second on one core.")
+@click.option("--prefixes", default=100_000, show_default=True)
+@click.option("--calls", default=200_000, show_default=True)
+def bench_rating(prefixes: int, calls: int) -> None:
+    from devkit.bench_rating import run_benchmark
+
+    run_benchmark(prefixes=prefixes, calls=calls)
+
+
+@click.command("bench-stream", help="CDRs/s through the rating stage beside raw aiokafka and an empty Faust agent.")
+@click.option("--cdrs", default=100_000, show_default=True)
+def bench_stream(cdrs: int) -> None:
+    from devkit.bench_stream import run
+
+    run(Settings(), cdrs)
+
+
+@click.command("bench-guard", help="Latency from a CDR crossing a balance threshold to its block signal.")
+@click.option("--samples", default=200, show_default=True)
+@click.option("--background-rate", default=1000, show_default=True, help="other CDRs per second meanwhile")
+def bench_guard(samples: int, background_rate: int) -> None:
+    from devkit.bench_guard import run
+
+    run(Settings(), samples, background_rate)
+
+
+@click.command("bench-sink", help="Rows/s through ClickHouseWriter beside a raw clickhouse-driver insert (scratch database).")
+@click.option("--rows", "total", type=click.IntRange(1), default=200_000, show_default=True)
+@click.option("--batch", "batch_size", type=click.IntRange(1), default=10_000, show_default=True)
+def bench_sink(total: int, batch_size: int) -> None:
+    from pipeline.reports.output import text_table
+    from pipeline.reports.run import Table
+    from devkit.bench_sink import run_bench
+
+    results = run_bench(Settings(), total, batch_size, progress=click.echo)
+    table = Table(("path", "rows", "seconds", "rows_per_second"), [
+        (result.name, result.rows, f"{result.seconds:.2f}", f"{result.rows_per_second:,.0f}")
+        for result in results
+    ])
+    click.echo(text_table(table), nl=False)
+
+
+@click.command("bench-state", help="The charge stage's dedup state: N calls on disk (RocksDB) beside the in-memory dict.")
+@click.option("--calls", default=20_000_000, show_default=True)
+def bench_state(calls: int) -> None:
+    from devkit.bench_state import run
+
+    run(Settings(), calls)
+
+
+@click.command("bench-switch", help="Block signal -> 402 at a real Kamailio, beside the guard's CDR -> signal.")
+@click.option("--samples", default=100, show_default=True)
+@click.option("--guard-samples", default=100, show_default=True)
+def bench_switch(samples: int, guard_samples: int) -> None:
+    from devkit.bench_switch import run
+
+    run(Settings(), samples, guard_samples)
+
+
+@click.command("bench-api", help="p50/p99 of a reseller's calls and stats pages with N calls, and API writes/s, beside raw ClickHouse/Kafka.")
+@click.option("--calls", default=1_000_000, show_default=True)
+@click.option("--requests", default=200, show_default=True)
+@click.option("--writes", default=50, show_default=True)
+def bench_api(calls: int, requests: int, writes: int) -> None:
+    from devkit.bench_api import run
+
+    run(Settings(), calls, requests, writes, progress=click.echo)
+
+
+def register(group: click.Group) -> None:
+    from devkit.bench_invoices import bench_invoices
+    from devkit.bench_rerate import command as bench_rerate
+
+    for command in (demo, bench_rating, bench_stream, bench_guard, bench_sink, bench_state, bench_invoices, bench_switch, bench_api, bench_rerate()):
+        group.add_command(command)

@@ -1,1 +1,0 @@
-"""Benchmarks: commands that print figures beside baselines measured in the same run."""
