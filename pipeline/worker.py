@@ -65,11 +65,15 @@ class FollowReference(faust.Service):
                 await asyncio.sleep(1.0)
 
 
+ALL_JOINED = "every stage has joined its consumer group"
+
+
 class RunStage(faust.Service):
     """One stage's checkpoint loop as a service of the worker."""
 
-    def __init__(self, checkpointer: Checkpointer, **kwargs) -> None:
+    def __init__(self, checkpointer: Checkpointer, joined: list[int], **kwargs) -> None:
         self.checkpointer = checkpointer
+        self.joined = joined  # [stages joined, stages in all], shared by the worker's stages
         super().__init__(**kwargs)
 
     @property
@@ -88,6 +92,9 @@ class RunStage(faust.Service):
         # joined here, not in on_start: the stages' consumer groups are joined side by side
         # (a join takes seconds; one after another they made a worker slow to take over)
         await self.checkpointer.start()
+        self.joined[0] += 1
+        if self.joined[0] == self.joined[1]:
+            log.info("%s (%d stages)", ALL_JOINED, self.joined[1])
         await self.checkpointer.run()
 
 
@@ -182,7 +189,8 @@ def build_app(settings: Settings, clients: KafkaClients | None = None) -> faust.
         return waiting + [f"stage {c.stage.name}" for c in checkpointers if not c.ready]
 
     app.service(FollowReference(feed))
+    joined = [0, len(checkpointers)]
     for checkpointer in checkpointers:
-        app.service(RunStage(checkpointer))
+        app.service(RunStage(checkpointer, joined))
     app.service(OpsServer(settings, metrics, readiness))
     return app

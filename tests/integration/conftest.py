@@ -4,6 +4,7 @@ Each session gets a fresh topic prefix and its own ClickHouse database, so runs 
 """
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import uuid
 from pathlib import Path
@@ -59,9 +60,13 @@ def settings_factory(local_stack, session_prefix, tmp_path_factory):
         return settings
 
     yield make
+    from devkit.scratch import delete_topics_with_prefix
     from pipeline.sinks.clickhouse import connect
 
-    for settings in made:  # each test's own database goes with it
+    for settings in made:  # each test's own database and topics go with it
         if settings.clickhouse_database.startswith("rating_t"):
             connect(settings, database="default").execute(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")
+        if settings.topic_prefix.startswith(session_prefix):
+            # a broker holds as many partitions as its open-files limit allows (20000 here)
+            asyncio.run(delete_topics_with_prefix(settings))
 

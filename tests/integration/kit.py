@@ -9,6 +9,7 @@ from pathlib import Path
 from pipeline.kafka_admin import ensure_topics
 from pipeline.reference_apply import apply_files
 from pipeline.settings import REPO_ROOT, Settings
+from pipeline.worker import ALL_JOINED
 from pipeline.sinks.migrate import migrate
 from pipeline.topic_io import count_messages
 from devkit.worker_process import WorkerProcess
@@ -24,7 +25,7 @@ async def seed_reference(settings: Settings, *files: Path) -> None:
     await apply_files(settings, [str(p) for p in paths])
 
 
-WORKER_READY = "[^Worker]: Ready"  # Faust's line once every service has started
+WORKER_READY = ALL_JOINED  # the worker's line once every stage is in its consumer group
 GUARD_ACTIVE = "balance guard active"  # only the worker that holds the guard's partition says it
 
 
