@@ -54,7 +54,7 @@ async def run_spool(settings: Settings, adapter: Adapter, context: SwitchContext
         while not stop.is_set():
             batch = spool.read_batch(BATCH)
             if not batch:
-                if not follow:
+                if not follow and not spool.unsettled:  # --once: what is there, settled files included
                     break
                 await sleep_or_stop(stop, poll_seconds)
                 continue

@@ -46,6 +46,7 @@ class Spool:
         self.state_path = state_path
         self.framing = framing
         self.settle = settle
+        self.unsettled = False
         self.positions = self._load()
 
     def files(self) -> list[Path]:
@@ -56,6 +57,7 @@ class Spool:
 
     def read_batch(self, max_records: int = 1000) -> list[SpoolRecord]:
         records: list[SpoolRecord] = []
+        self.unsettled = False  # set when a file was left for later because it may still be written
         for path in self.files():
             if len(records) >= max_records:
                 break
@@ -120,6 +122,7 @@ class Spool:
         if offset >= size or size == 0:
             return []
         if time.time() - path.stat().st_mtime < self.settle:
+            self.unsettled = True
             return []  # possibly still being written
         payload = path.read_bytes()[:size]
         return [SpoolRecord(payload.strip(), str(path), 0, size)]
