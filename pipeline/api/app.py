@@ -137,7 +137,7 @@ def production_app(settings: Settings, config: ApiConfig | None = None) -> FastA
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         from pipeline.api.clickhouse_store import ClickHouseCalls
-        from pipeline.api.invoice_store import LedgerInvoices
+        from pipeline.api.invoice_store import LedgerInvoices, RunRerate
         from pipeline.api.credentials import session_secret_record
         from pipeline.api.kafka_backend import Follower, KafkaWriter, ensure_api_topics
         from pipeline.api.live import LiveData
@@ -151,7 +151,8 @@ def production_app(settings: Settings, config: ApiConfig | None = None) -> FastA
         try:
             if not config.secret and live.credentials.session_secret is None:
                 await writer.publish_credential(*session_secret_record())
-            install_backend(app, Backend(config, live, writer, ClickHouseCalls(settings), LedgerInvoices(settings)))
+            install_backend(app, Backend(config, live, writer, ClickHouseCalls(settings), LedgerInvoices(settings),
+                                         RunRerate(settings)))
             log.info("API ready on http://%s:%s", config.host, config.port)
             yield
         finally:

@@ -24,3 +24,16 @@ class LedgerInvoices:
         from pipeline.invoices.service import invoice_pdf
 
         return await invoice_pdf(self.settings, invoice)
+
+
+class RunRerate:
+    """Re-rating through pipeline/rerate (the `rerate` command's own code)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def rerate(self, first, last, account, reseller, dry_run, run_id) -> dict:
+        from pipeline.rerate.service import run_rerate
+
+        return await run_rerate(self.settings, first, last, account=account, reseller=reseller,
+                                dry_run=dry_run, run_id=run_id)

@@ -5,6 +5,8 @@ Bodies are read loosely here (strings for money) and validated by the reference 
 """
 from __future__ import annotations
 
+from datetime import date
+
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -150,6 +152,35 @@ class ProfitRow(BaseModel):
     revenue: str
     cost: str
     profit: str
+
+
+class RerateBody(_Body):
+    """POST /v1/rerates (the admin's): the `rerate` command's options."""
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    first: date = Field(alias="from", description="first UTC day, included")
+    last: date = Field(alias="to", description="last UTC day, included")
+    account: str | None = Field(None, min_length=1, max_length=200)
+    reseller: str | None = Field(None, min_length=1, max_length=200)
+    dry_run: bool = False
+    id: str | None = Field(None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$",
+                           description="continue the run of this id (a new id when absent)")
+
+
+class RerateAccount(BaseModel):
+    account: str
+    calls: int
+    old: str
+    new: str
+    difference: str
+
+
+class Rerate(BaseModel):
+    id: str
+    dry_run: bool
+    calls: int
+    changed: int
+    not_repriced: dict[str, int]
+    accounts: list[RerateAccount]
 
 
 class InvoiceBody(_Body):

@@ -11,7 +11,8 @@ from pipeline.api import service
 from pipeline.api.auth import api_caller, backend_of
 from pipeline.api.csv_export import to_csv
 from pipeline.api.models import (Account, AccountBody, Balance, CallsPage, Did, DidBody, Invoice, InvoiceBody, Payment,
-                                 PaymentBody, ProfitRow, Provider, ProviderBody, StatsRow, Tariff, TariffBody)
+                                 PaymentBody, ProfitRow, Provider, ProviderBody, Rerate, RerateBody, StatsRow, Tariff,
+                                 TariffBody)
 from pipeline.api.shape import json_rows, with_asr_acd
 from pipeline.api.stores import Backend
 from pipeline.api.visibility import Caller, visible_accounts
@@ -168,6 +169,15 @@ def get_profit(caller: CallerDep, backend: BackendDep, first: From, last: To):
 
 def invoice_json(invoice) -> dict:
     return {**invoice.printable(), "pdf": f"/v1/invoices/{invoice.number}/pdf"}
+
+
+@router.post("/rerates", response_model=Rerate, tags=["money"])
+async def post_rerate(body: RerateBody, caller: CallerDep, backend: BackendDep):
+    """The admin re-rates a period (optionally one account or one reseller's tree) with today's
+    reference data; each balance moves by the exact difference once, however often the same id
+    runs. `dry_run`: the per-account table only."""
+    return await service.rerate(backend, caller, body.first, body.last, body.account, body.reseller,
+                                body.dry_run, body.id)
 
 
 @router.post("/invoices", response_model=Invoice, status_code=201, tags=["invoices"])

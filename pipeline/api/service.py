@@ -264,6 +264,22 @@ async def put_logo(backend: Backend, caller: Caller, account_id: str, data: byte
     await audit(backend, caller, "put logo", f"issuer {account_id}", normalised)
 
 
+async def rerate(backend: Backend, caller: Caller, first, last, account: str | None, reseller: str | None,
+                 dry_run: bool, run_id: str | None) -> dict:
+    """The admin's re-rating (pipeline/rerate): for anyone else it does not exist."""
+    from pipeline.rerate.scope import ScopeError
+
+    if caller.role != "admin" or backend.rerater is None:
+        raise NotFound()
+    try:
+        result = await backend.rerater.rerate(first, last, account, reseller, dry_run, run_id)
+    except ScopeError as exc:
+        raise Refused(str(exc)) from None
+    if not dry_run:
+        await audit(backend, caller, "rerate", f"run {result['id']}", f"{first}..{last} {account or reseller or ''}")
+    return result
+
+
 # invoices ---------------------------------------------------------------------------------------
 
 def _invoice_store(backend: Backend):

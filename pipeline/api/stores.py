@@ -57,6 +57,12 @@ class InvoiceStore(Protocol):
     async def pdf(self, invoice: Any) -> bytes: ...
 
 
+class Rerater(Protocol):
+    async def rerate(self, first: Any, last: Any, account: str | None, reseller: str | None,
+                     dry_run: bool, run_id: str | None) -> dict:
+        """pipeline.rerate.service.run_rerate: the run's id and per-account table."""
+
+
 @dataclass
 class Backend:
     config: ApiConfig
@@ -64,3 +70,4 @@ class Backend:
     writer: Writer
     calls: CallStore
     invoices: InvoiceStore | None = None  # None: this installation issues no invoices
+    rerater: Rerater | None = None  # None: re-rating is not offered here

@@ -223,7 +223,9 @@ class World:
         self.writer = FakeWriter(self.live)
         self.calls = FakeCalls(list(calls))
         self.invoices = FakeInvoices(INVOICES)
-        self.backend = Backend(ApiConfig(secret="unit-test-secret"), self.live, self.writer, self.calls, self.invoices)
+        self.rerater = FakeRerater()
+        self.backend = Backend(ApiConfig(secret="unit-test-secret"), self.live, self.writer, self.calls, self.invoices,
+                               self.rerater)
         self.app = create_app(self.backend)
         self.client = TestClient(self.app)
 
@@ -255,3 +257,19 @@ def portal_client(world: World, account: str) -> tuple[TestClient, str]:
     assert answer.status_code == 303, answer.text
     csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/").text).group(1)
     return client, csrf
+
+
+class FakeRerater:
+    """Records the runs asked for; answers like pipeline.rerate.service.run_rerate."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple] = []
+
+    async def rerate(self, first, last, account, reseller, dry_run, run_id) -> dict:
+        from pipeline.rerate.scope import Scope
+
+        Scope.of_days(first, last, account, reseller)  # the real scope rules (ScopeError)
+        self.runs.append((first, last, account, reseller, dry_run, run_id))
+        return {"id": run_id or "run-1", "dry_run": dry_run, "calls": 2, "changed": 1, "not_repriced": {},
+                "accounts": [{"account": "u1", "calls": 2, "old": "4.000000", "new": "3.000000",
+                              "difference": "-1.000000"}]}

@@ -55,6 +55,8 @@ def victim_request(method: str, path: str, victim_account: str) -> dict:
         ("POST", "/logout"): {"data": {}},
         ("POST", "/branding"): {"data": {"company": "Mine", "number_prefix": "M"}},
         ("POST", "/v1/invoices"): {"json": {"account": victim_account, "period": "2026-10"}, "names_victim": True},
+        ("POST", "/v1/rerates"): {"json": {"from": "2026-10-01", "to": "2026-10-31", "account": victim_account},
+                                  "names_victim": True},
         ("POST", "/invoices"): {"data": {"account": victim_account, "period": "2026-10"}, "names_victim": True},
     }
     if method == "GET":

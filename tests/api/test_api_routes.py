@@ -247,3 +247,16 @@ def test_a_reseller_puts_his_logo_and_anything_but_an_image_is_422(world):
     assert refused.status_code == 422 and "logo" in refused.json()["detail"]
     assert world.put("r1", "/v1/accounts/r2/logo", content=png, headers={"Content-Type": "image/png"}).status_code == 404
     assert world.put("u1", "/v1/accounts/u1/logo", content=png, headers={"Content-Type": "image/png"}).status_code == 404
+
+
+def test_the_admin_rerates_and_for_everyone_else_it_does_not_exist(world):
+    body = {"from": "2026-10-01", "to": "2026-10-31", "reseller": "r1", "dry_run": True}
+    answer = world.post("admin", "/v1/rerates", json=body)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["accounts"][0]["difference"] == "-1.000000"
+    assert world.rerater.runs[-1][2:5] == (None, "r1", True)
+    assert world.post("r1", "/v1/rerates", json=body).status_code == 404
+    assert world.post("u1", "/v1/rerates", json=body).status_code == 404
+    both = world.post("admin", "/v1/rerates", json={**body, "account": "u1"})  # account and reseller at once
+    assert both.status_code == 422, both.text
+    assert len(world.rerater.runs) == 1
