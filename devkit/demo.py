@@ -5,6 +5,7 @@ import asyncio
 import time
 from collections import Counter
 from decimal import Decimal
+from pathlib import Path
 
 import click
 import orjson
@@ -30,6 +31,8 @@ def run_demo(settings: Settings, calls: int, with_switch: bool = False, serve: b
     run = settings.topic_prefix.rstrip("-")
     step = lambda text: click.echo(click.style(f"==> {text}", bold=True))  # noqa: E731
 
+    # a demo run before this one may still serve (its worker and API hold their ports): replaced
+    _stop_previous(settings.local_dir / "run")
     step(f"ClickHouse schema ({settings.clickhouse_url})")
     from pipeline.sinks.migrate import migrate
     applied = migrate(settings)
@@ -67,6 +70,27 @@ def run_demo(settings: Settings, calls: int, with_switch: bool = False, serve: b
     return 0
 
 
+def _stop_previous(run_dir) -> None:
+    """The worker and API an earlier demo left running (their pid files), and nothing else."""
+    import os
+    import signal
+
+    for name, command in (("demo-api.pid", "-m pipeline api"), ("demo-worker.pid", "-m pipeline worker")):
+        pid_file = run_dir / name
+        try:
+            pid = int(pid_file.read_text())
+            cmdline = (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError):
+            continue
+        if command in cmdline:
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(60):  # until it is gone (its port free), 30 s at most
+                if not (Path("/proc") / str(pid)).exists():
+                    break
+                time.sleep(0.5)
+        pid_file.unlink(missing_ok=True)
+
+
 def _serve_the_portal(settings: Settings, worker: WorkerProcess) -> None:
     """Logins for the admin, a reseller and a user, and the API + portal on RATING_API_PORT; the
     worker and the API stay up (pid files in RATING_LOCAL_DIR/run, which deploy/local/down reads)."""
@@ -75,6 +99,7 @@ def _serve_the_portal(settings: Settings, worker: WorkerProcess) -> None:
     from pipeline.api.kafka_backend import publish_logins
 
     click.echo(click.style("==> the API and the portal", bold=True))
+    run_dir = settings.local_dir / "run"
     tokens = asyncio.run(publish_logins(settings, ["admin", "r1", "u1"], password=DEMO_PASSWORD))
     api = WorkerProcess(settings, settings.local_dir / "logs" / f"{settings.topic_prefix}api.log", args=("api",)).start()
     url = f"http://{settings.api_host}:{settings.api_port}"
@@ -87,7 +112,6 @@ def _serve_the_portal(settings: Settings, worker: WorkerProcess) -> None:
             if not api.alive() or time.monotonic() > deadline:
                 raise click.ClickException(f"the API did not start:\n{api.log_tail()}") from None
             time.sleep(0.5)
-    run_dir = settings.local_dir / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "demo-worker.pid").write_text(f"{worker.process.pid}\n")
     (run_dir / "demo-api.pid").write_text(f"{api.process.pid}\n")
