@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import signal
 import sys
 from pathlib import Path
@@ -20,18 +19,12 @@ from pipeline.adapters import ADAPTERS, SwitchContext
 from pipeline.logging_setup import setup_logging
 from pipeline.settings import Settings
 
-SWITCH_DEFAULTS = {"switch_server": "kamailio1"}  # RATING_SWITCH_UPSTREAM is read by deploy/kamailio/switch.sh
 
 
 def register(group: click.Group) -> None:
     group.add_command(adapter)
     group.add_command(switch_control)
 
-
-def switch_setting(settings: Settings, name: str) -> str:
-    """RATING_SWITCH_* from Settings once it has them; until then from the environment."""
-    value = getattr(settings, name, None)
-    return str(value) if value is not None else os.environ.get(f"RATING_{name.upper()}", SWITCH_DEFAULTS[name])
 
 
 def default_rpc_socket(settings: Settings) -> Path:
@@ -72,7 +65,7 @@ def adapter(name: str, from_file: Path | None, from_dir: Path | None, from_topic
         raise click.BadParameter(f"{zone!r} is not an IANA time zone (e.g. Europe/Vilnius)", param_hint="--timezone")
     settings = Settings()
     setup_logging(settings.log_level)
-    context = SwitchContext(server or switch_setting(settings, "switch_server"), local_tz)
+    context = SwitchContext(server or settings.switch_server, local_tz)
     chosen = ADAPTERS[name]
     counts = asyncio.run(_run_adapter(settings, chosen, context, from_file or from_dir, from_topic, state, once))
     click.echo(f"{name}: {counts.cdrs} CDR(s) to cdr.raw, {counts.rejected} rejected")
@@ -109,7 +102,7 @@ def switch_control(server: str | None, rpc_socket: Path | None) -> None:
 
     settings = Settings()
     setup_logging(settings.log_level)
-    server = server or switch_setting(settings, "switch_server")
+    server = server or settings.switch_server
     rpc = KamailioRpc(rpc_socket or default_rpc_socket(settings))
 
     async def main() -> None:

@@ -1,11 +1,6 @@
-"""The API's own settings, read from Settings when it has them, else from the environment.
-
-Settings (pipeline/settings.py) gains `api_host`, `api_port` and `api_secret` from the lead; until
-then the same RATING_* variables are read here, so nothing changes for an operator when they land.
-"""
+"""The API's own settings: RATING_API_HOST/PORT/SECRET come from Settings, the rest are fixed."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from pipeline.settings import Settings
@@ -26,8 +21,4 @@ class ApiConfig:
 
 
 def api_config(settings: Settings) -> ApiConfig:
-    def read(name: str, default: str) -> str:
-        value = getattr(settings, f"api_{name}", None)
-        return str(value) if value is not None else os.environ.get(f"RATING_API_{name.upper()}", default)
-
-    return ApiConfig(host=read("host", "127.0.0.1"), port=int(read("port", "8080")), secret=read("secret", ""))
+    return ApiConfig(host=settings.api_host, port=settings.api_port, secret=settings.api_secret)
