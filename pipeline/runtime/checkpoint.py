@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 COMMIT_EVERY = 0.25  # seconds; a commit is a broker round trip, the block signal crosses 4 stages
 STATE_GAUGE_EVERY = 10.0  # seconds between updates of the state-size gauge (an estimate per DB)
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0  # seconds between tries after a transient failure
+# a batch whose every message fails on its own is retried this often (about a minute of backoff)
+# before its messages are set aside: two poison messages in one batch must not stall a stage
+ALL_FAILED_TRIES = 8
 
 
 class TransientError(Exception):
@@ -113,6 +116,7 @@ class Checkpointer:
         self.started = False
         self.ready = False
         self.holding_failed = False  # the stores could not take the partitions assigned: try again
+        self.all_failed: tuple[tuple, int] = ((), 0)  # (the batch, tries) whose every message failed
         self.gauged_at = 0.0
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -228,10 +232,14 @@ class Checkpointer:
             except Exception as exc:  # noqa: BLE001 - this message's own failure: a dead letter
                 failed.append((message, exc))
         if len(failed) == len(messages) > 1:
-            # every message fails on its own: the fault is not theirs (a bug or a broken disk);
-            # setting the whole batch aside would lose it, so retry it instead
-            raise TransientError(f"every message of the batch failed: {type(failed[0][1]).__name__}: "
-                                 f"{failed[0][1]}") from failed[0][1]
+            # every message fails on its own: perhaps not their fault (a bug, a broken disk), so the
+            # batch is retried first; if it still fails, its messages are set aside (replayable)
+            batch = tuple((m.topic, m.partition, m.offset) for m in messages)
+            tries = self.all_failed[1] + 1 if self.all_failed[0] == batch else 1
+            self.all_failed = (batch, tries)
+            if tries < ALL_FAILED_TRIES:
+                raise TransientError(f"every message of the batch failed ({tries}/{ALL_FAILED_TRIES}): "
+                                     f"{type(failed[0][1]).__name__}: {failed[0][1]}") from failed[0][1]
         if failed:
             self._count_failure("message")
         for message, exc in failed:

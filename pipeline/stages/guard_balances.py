@@ -97,11 +97,16 @@ class GuardBalances(PipelineStage):
             reader.assign(control + updates)
 
             def apply(message) -> None:
-                if message.topic == self.updates_topic:
-                    self._apply_update(state, message.value)
-                elif message.value:
-                    signal = orjson.loads(message.value)
-                    state.remember(signal["account"], signal["state"], signal.get("server", ""), signal["version"])
+                try:
+                    if message.topic == self.updates_topic:
+                        self._apply_update(state, message.value)
+                    elif message.value:
+                        signal = orjson.loads(message.value)
+                        state.remember(signal["account"], signal["state"], signal.get("server", ""),
+                                       signal["version"])
+                except Exception as exc:  # noqa: BLE001 - written by hand? one record must not stop the guard
+                    log.error("guard: skipping unreadable %s[%d]@%d while taking over: %s: %s", message.topic,
+                              message.partition, message.offset, type(exc).__name__, str(exc)[:200])
 
             await read_to_end(reader, control + updates, apply)
         finally:

@@ -186,3 +186,18 @@ async def test_a_batch_whose_every_message_fails_is_retried_not_set_aside(broker
     await cp.stop()
     assert broker.records("rejected") == []  # nothing set aside ...
     assert committed(broker) == {}  # ... and nothing skipped: it waits for a fix
+
+
+async def test_a_batch_that_keeps_failing_whole_is_set_aside_after_its_tries(broker, make_checkpointer, monkeypatch):
+    monkeypatch.setattr(checkpoint_module, "COMMIT_EVERY", 0.0)
+    monkeypatch.setattr(checkpoint_module, "BACKOFF_FIRST", 0.001)
+    monkeypatch.setattr(checkpoint_module, "BACKOFF_MAX", 0.001)
+    broker.append(TopicPartition("in", 0), b"k0", b"poison")
+    broker.append(TopicPartition("in", 0), b"k0", b"poison")
+    broker.append(TopicPartition("in", 0), b"k0", b"good")
+    cp = make_checkpointer(CountingStage(poison=b"poison"))
+    await cp.start()
+    await run_until_committed(cp, broker, {0: 3})
+    # two poison messages that made up a whole batch: retried, then set aside, and the next one handled
+    assert [orjson.loads(r.value)["offset"] for r in broker.records("rejected")] == [0, 1]
+    assert [orjson.loads(r.value)["value"] for r in broker.records("out")] == ["good"]

@@ -220,3 +220,16 @@ async def test_a_rerating_adjustment_moves_the_balance_once_however_often_it_is_
     await run_steps(stage, 3)
     await stage.stop()
     assert balances(topics) == {"u1": Decimal("0.25")}  # the new price was 0.25 lower: u1 gets it back
+
+
+async def test_an_unreadable_record_on_switch_control_does_not_stop_the_guard_taking_over(topics, feed, make_checkpointer):
+    from pipeline.stages.guard_balances import GuardBalances
+
+    topics.append(TopicPartition("switch.control", 0), b"u1", b"not a signal")  # written by hand
+    stage = make_checkpointer(GuardBalances(SETTINGS, feed, topics.clients()))
+    await stage.start()
+    await run_steps(stage, 3)
+    await stage.stop()
+    signals = {r.key: orjson.loads(r.value) for r in topics.records("switch.control") if r.value != b"not a signal"}
+    assert signals[b"u1"]["state"] == "blocked"  # prepaid at 0: judged and published all the same
+    assert not stage.holding_failed
