@@ -52,6 +52,16 @@ def browser():
     driver.quit()
 
 
+def submit(driver, button) -> None:
+    """Click a form's button and wait until the browser has left that page: a click returns
+    before the navigation, and the next get() could otherwise overtake it (the login's cookie)."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    button.click()
+    WebDriverWait(driver, 15).until(expected_conditions.staleness_of(button))
+
+
 def shot(driver, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
@@ -70,8 +80,9 @@ def test_a_reseller_sets_up_a_user_in_the_browser_and_sees_his_call(settings_fac
         shot(browser, "01-login")
         browser.find_element(By.NAME, "account").send_keys("r1")
         browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-        browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-        assert browser.current_url.endswith("/calls")
+        submit(browser, browser.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
+        assert browser.current_url.endswith("/calls"), browser.current_url
+        assert "/login" not in browser.current_url, browser.current_url
         browser.get(f"{base}/branding")
         logo = tmp_path / "uno.svg"
         logo.write_text(LOGO)
@@ -79,7 +90,7 @@ def test_a_reseller_sets_up_a_user_in_the_browser_and_sees_his_call(settings_fac
         form.find_element(By.NAME, "company").send_keys("Uno Telecom")
         form.find_element(By.NAME, "number_prefix").send_keys("UNO")
         form.find_element(By.NAME, "logo").send_keys(str(logo))
-        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        submit(browser, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
         assert browser.current_url.endswith("/branding?done=saved"), browser.current_url
         browser.get(f"{base}/")
         assert "Uno Telecom" in browser.find_element(By.CSS_SELECTOR, ".brand-name").text
@@ -90,7 +101,7 @@ def test_a_reseller_sets_up_a_user_in_the_browser_and_sees_his_call(settings_fac
         form = browser.find_element(By.ID, "new-user")
         form.find_element(By.NAME, "id").send_keys("u-web")
         form.find_element(By.NAME, "name").send_keys("Webster Client")
-        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        submit(browser, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
         assert browser.current_url.endswith("/users/u-web?done=saved"), browser.current_url
         shot(browser, "03-user-created")
 
@@ -100,7 +111,7 @@ def test_a_reseller_sets_up_a_user_in_the_browser_and_sees_his_call(settings_fac
         form = browser.find_element(By.ID, "new-tariff")
         form.find_element(By.NAME, "id").send_keys("t-web")
         form.find_element(By.NAME, "rates").send_keys(str(bad))
-        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        submit(browser, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
         preview = browser.find_element(By.CSS_SELECTOR, ".preview").text
         assert "2 problems" in preview and "line 3" in preview and "line 4" in preview
         shot(browser, "04-csv-error-preview")
@@ -111,14 +122,14 @@ def test_a_reseller_sets_up_a_user_in_the_browser_and_sees_his_call(settings_fac
         form.find_element(By.NAME, "id").clear()
         form.find_element(By.NAME, "id").send_keys("t-web")
         form.find_element(By.NAME, "rates").send_keys(str(good))
-        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        submit(browser, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
         assert browser.current_url.endswith("/tariffs/t-web?done=saved"), browser.current_url
         assert "3" in browser.find_element(By.CSS_SELECTOR, ".kpi .value").text
         shot(browser, "05-tariff-uploaded")
 
         browser.get(f"{base}/users/u-web")
         Select(browser.find_element(By.NAME, "tariff")).select_by_value("t-web")
-        browser.find_element(By.CSS_SELECTOR, "form.form-grid button[type=submit]").click()
+        submit(browser, browser.find_element(By.CSS_SELECTOR, "form.form-grid button[type=submit]"))
         assert browser.current_url.endswith("/users/u-web?done=saved")
         assert Select(browser.find_element(By.NAME, "tariff")).first_selected_option.get_attribute("value") == "t-web"
         shot(browser, "06-tariff-assigned")
