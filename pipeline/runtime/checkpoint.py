@@ -165,7 +165,7 @@ class Checkpointer:
                 log.warning("%s: %s: %s; retrying from the last commit in %.1f s",
                             self.stage.name, type(exc).__name__, exc, backoff,
                             exc_info=not isinstance(exc, TRANSIENT))
-                await asyncio.sleep(backoff)
+                await self._wait_polling(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
                 await self._recover()
 
@@ -328,6 +328,24 @@ class Checkpointer:
         except (CommitFailedError, IllegalStateError):
             # the partitions moved meanwhile: their new owner re-reads the batch, harmlessly
             log.warning("%s: offsets not committed after a rebalance; the batch will be re-read", self.stage.name)
+
+    async def _wait_polling(self, seconds: float) -> None:
+        """Back off without leaving the group: a consumer that does not poll for
+        max.poll.interval is expelled and its partitions move, so through an outage of any length
+        (ClickHouse down for an hour) it keeps polling with its partitions paused. Whatever a
+        rebalance meanwhile hands over unpaused is dropped here and read again by `_recover`."""
+        deadline = time.monotonic() + seconds
+        self.consumer.pause(*self.consumer.assignment())
+        try:
+            while not self.stopping and (left := deadline - time.monotonic()) > 0:
+                try:
+                    await self.consumer.getmany(timeout_ms=max(1, int(min(left, 1.0) * 1000)), max_records=1)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001 - the broker is what failed: just wait
+                    await asyncio.sleep(min(left, 1.0))
+        finally:
+            self.consumer.resume(*self.consumer.assignment())
 
     async def _recover(self) -> None:
         """After a transient failure: forget what was not acknowledged and read again from the

@@ -201,3 +201,39 @@ async def test_a_batch_that_keeps_failing_whole_is_set_aside_after_its_tries(bro
     # two poison messages that made up a whole batch: retried, then set aside, and the next one handled
     assert [orjson.loads(r.value)["offset"] for r in broker.records("rejected")] == [0, 1]
     assert [orjson.loads(r.value)["value"] for r in broker.records("out")] == ["good"]
+
+
+class FlakySinkStage(CountingStage):
+    """A sink whose `flush` fails while its database is down (as ClickHouse's insert does)."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+        self.flushed: list = []
+
+    async def handle(self, messages, ctx) -> None:
+        await super().handle(messages, ctx)
+        for m in messages:
+            ctx.stash(m.value)
+
+    async def flush(self, stash) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise checkpoint_module.TransientError("the database is down")
+        self.flushed.extend(stash)
+
+
+async def test_a_long_backoff_keeps_polling_with_the_partitions_paused(broker, make_checkpointer, monkeypatch):
+    """An outage longer than max.poll.interval must not cost the group membership: a consumer
+    that stops calling getmany is expelled, so the backoff polls, paused, and reads nothing."""
+    monkeypatch.setattr(checkpoint_module, "COMMIT_EVERY", 0.0)
+    monkeypatch.setattr(checkpoint_module, "BACKOFF_FIRST", 1.5)
+    produce(broker, 6)
+    stage = FlakySinkStage(failures=1)
+    cp = make_checkpointer(stage)
+    await cp.start()
+    await run_until_committed(cp, broker, {0: 4, 1: 2}, seconds=6.0)
+    paused_polls = [when for when, paused in cp.consumer.polls if paused]
+    assert len(paused_polls) >= 2, "the backoff did not poll"
+    assert cp.consumer.paused() == set()  # resumed afterwards
+    assert sorted(stage.flushed) == sorted(f"v{i}".encode() for i in range(6))  # each flushed once in the end

@@ -190,6 +190,8 @@ class MemoryConsumer:
         self._positions: dict[TopicPartition, int] = {}
         self._client = _Client()
         self.stopped = False
+        self._paused: set[TopicPartition] = set()
+        self.polls: list[tuple[float, frozenset]] = []  # (when, partitions paused): each getmany
 
     # --- lifecycle and membership ---------------------------------------------------------------
     def subscribe(self, topics, listener=None) -> None:
@@ -222,6 +224,7 @@ class MemoryConsumer:
         if self.listener is not None and self._assigned:
             await self.listener.on_partitions_revoked(set(self._assigned))
         self._assigned = new
+        self._paused &= new
         self._positions = {}
         for tp in new:
             self._positions[tp] = self.broker.committed.get((self.group, tp), 0)
@@ -229,9 +232,20 @@ class MemoryConsumer:
             await self.listener.on_partitions_assigned(set(new))
 
     # --- reading --------------------------------------------------------------------------------
+    def pause(self, *tps) -> None:
+        self._paused |= set(tps)
+
+    def resume(self, *tps) -> None:
+        self._paused -= set(tps)
+
+    def paused(self) -> set[TopicPartition]:
+        return set(self._paused)
+
     async def getmany(self, *partitions, timeout_ms: int = 0, max_records: int | None = None) -> dict:
+        self.polls.append((asyncio.get_running_loop().time(), frozenset(self._paused & self._assigned)))
         await self._maybe_rebalance()
-        wanted = [tp for tp in (partitions or sorted(self._assigned)) if tp in self._assigned]
+        wanted = [tp for tp in (partitions or sorted(self._assigned))
+                  if tp in self._assigned and tp not in self._paused]
         out: dict[TopicPartition, list] = {}
         budget = max_records or 10_000
         for tp in wanted:
