@@ -11,13 +11,29 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from pipeline.runtime.clients import KafkaClients
 from pipeline.settings import Settings
-from pipeline.topics import TOPICS, partitions_of
+from pipeline.topics import TOPICS, TopicSpec, partitions_of
 
 log = logging.getLogger(__name__)
 
 
 class TopicLayoutError(Exception):
     """Existing topics whose partition counts the pipeline cannot work with."""
+
+
+def min_insync_replicas(replication_factor: int) -> int:
+    """The fewest replicas that must hold a write (producers use acks=all) before it counts:
+    2 from 3 replicas up, so one broker may be down and a write still sits on two; never more
+    than rf - 1 (a topic whose every replica must answer stops at the first broker restart)."""
+    return max(1, min(2, replication_factor - 1))
+
+
+def topic_configs(topic: TopicSpec, settings: Settings) -> dict[str, str]:
+    """What a topic is created with: its own config, plus min.insync.replicas for replicated
+    topics unless the topic's config names one. With one replica the broker's default stays."""
+    configs = dict(topic.config)
+    if settings.replication_factor > 1:
+        configs.setdefault("min.insync.replicas", str(min_insync_replicas(settings.replication_factor)))
+    return configs
 
 
 async def ensure_topics(settings: Settings, clients: KafkaClients | None = None) -> None:
@@ -31,7 +47,7 @@ async def ensure_topics(settings: Settings, clients: KafkaClients | None = None)
                 settings.topic(t.name),
                 num_partitions=partitions_of(t, settings),
                 replication_factor=settings.replication_factor,
-                topic_configs=t.config,
+                topic_configs=topic_configs(t, settings),
             )
             for t in TOPICS
             if settings.topic(t.name) not in existing

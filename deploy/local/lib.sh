@@ -48,7 +48,16 @@ CLICKHOUSE_BIND="$(bind_addr_for "$CLICKHOUSE_HOST")" \
 [[ "$CLICKHOUSE_HTTP_PORT" =~ ^[0-9]+$ ]] || die "RATING_CLICKHOUSE_HTTP_PORT='$CLICKHOUSE_HTTP_PORT' is not a port"
 
 # --- layout of the state dir ---------------------------------------------------------------------
-JAR_DIR="$STATE_DIR/kafka-jars"                # download cache; survives `down --purge`
+# Kafka jar download cache; survives `down --purge`. One cache for every state dir: a second stack
+# (another RATING_LOCAL_DIR, e.g. the 3-broker cluster of the tests) uses the repo's .local cache
+# when there is one instead of running Maven again. RATING_KAFKA_JARS names another directory.
+if [[ -n "${RATING_KAFKA_JARS:-}" ]]; then
+  JAR_DIR="$RATING_KAFKA_JARS"
+elif [[ -d "$REPO_ROOT/.local/kafka-jars" ]]; then
+  JAR_DIR="$REPO_ROOT/.local/kafka-jars"
+else
+  JAR_DIR="$STATE_DIR/kafka-jars"
+fi
 KAFKA_DIR="$STATE_DIR/kafka"                   # server.properties, log4j.properties, cluster-id
 KAFKA_DATA="$KAFKA_DIR/data"                   # log.dirs (topic data + KRaft metadata log)
 CH_DIR="$STATE_DIR/clickhouse"                 # config.xml, users.xml
@@ -61,6 +70,23 @@ KAFKA_CONFIG="$KAFKA_DIR/server.properties"
 CH_CONFIG="$CH_DIR/config.xml"
 KAFKA_LOG="$LOG_DIR/kafka.log"
 CH_LOG="$LOG_DIR/clickhouse.log"
+
+# `up --brokers 3`: three KRaft nodes (broker + controller each) in their own directories, never
+# mixed with the single node's: $KAFKA3_DIR/node-N/{server.properties,data}, one cluster id.
+KAFKA3_DIR="$STATE_DIR/kafka3"
+KAFKA3_NODES=(1 2 3)
+node_port() { echo $((KAFKA_PORT + 2 * ($1 - 1))); }            # node N's broker listener
+node_controller_port() { echo $((KAFKA_PORT + 2 * ($1 - 1) + 1)); }
+node_dir() { echo "$KAFKA3_DIR/node-$1"; }
+node_config() { echo "$KAFKA3_DIR/node-$1/server.properties"; }
+node_data() { echo "$KAFKA3_DIR/node-$1/data"; }
+node_pid_file() { echo "$RUN_DIR/kafka3-node-$1.pid"; }
+node_log() { echo "$LOG_DIR/kafka3-node-$1.log"; }
+kafka3_bootstrap() {   # what clients of the 3 nodes are given: host:port of every broker
+  local n out=""
+  for n in "${KAFKA3_NODES[@]}"; do out="$out${out:+,}$KAFKA_HOST:$(node_port "$n")"; done
+  echo "$out"
+}
 
 PYTHON="${PYTHON:-python3}"
 PROBE="$LOCAL_SRC_DIR/probe.py"
@@ -78,14 +104,16 @@ read_pid() { [[ -s "$1" ]] && tr -dc '0-9' <"$1" || true; }
 # Processes started from our config file whose pid file is gone (e.g. deleted by hand): found by
 # the exact config path in /proc/*/cmdline, never by a program name.
 orphans_of() {   # config_path
-  local d cmd
-  for d in /proc/[0-9]*; do
-    cmd="$(tr '\0' ' ' 2>/dev/null <"$d/cmdline")" || continue
+  local f d cmd
+  # one grep over every command line first (a shell loop over /proc costs ~0.3 s per call)
+  while read -r f; do
+    d="${f%/cmdline}"
+    cmd="$(tr '\0' ' ' 2>/dev/null <"$f")" || continue
     # only the servers themselves, not shells or editors that merely mention the path
     case "$cmd" in
       *java*kafka.Kafka*"$1"*|*clickhouse-server*"$1"*) echo "${d#/proc/}" ;;
     esac
-  done
+  done < <(grep -lsaF -- "$1" /proc/[0-9]*/cmdline)
   return 0
 }
 
@@ -105,4 +133,14 @@ apt_install_no_start() {   # package...
   fi
   [[ $added -eq 1 ]] && rm -f /usr/sbin/policy-rc.d
   return $rc
+}
+
+# The pid of our server for this config, from its pid file or (file lost) by the config path;
+# empty when it does not run. Changes nothing.
+running_pid() {   # pid_file config_path
+  local pid
+  pid="$(read_pid "$1")"
+  pid_is_ours "$pid" "$2" || pid="$(orphans_of "$2" | head -n1)"
+  pid_is_ours "$pid" "$2" && echo "$pid"
+  return 0
 }

@@ -1,4 +1,5 @@
-"""Structure of docker-compose.yml and deploy/Dockerfile (production; Docker cannot run here).
+"""Structure of docker-compose.yml, of it merged with docker-compose.brokers3.yml (three brokers,
+three workers), and of deploy/Dockerfile (production; Docker cannot run here).
 
 Nothing is started: the file is parsed and checked against the repository (paths that must exist),
 the settings (every RATING_ variable must be one `Settings` reads) and the CLI (every command must
@@ -18,19 +19,61 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pipeline.kafka_admin import min_insync_replicas
 from pipeline.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yml"
+BROKERS3_FILE = REPO / "docker-compose.brokers3.yml"
 DOCKERFILE = REPO / "deploy" / "Dockerfile"
 
 ONE_SHOT_RESTARTS = {None, "no", "on-failure"}
 
 
 # --- helpers -------------------------------------------------------------------------------------
-def load_compose() -> dict:
+def load_compose(path: Path = COMPOSE_FILE) -> dict:
     # safe_load resolves the YAML anchors and `<<` merge keys the file uses
-    return yaml.safe_load(COMPOSE_FILE.read_text())
+    return yaml.safe_load(path.read_text())
+
+
+def merge_compose(base: dict, override: dict) -> dict:
+    """What `docker compose -f base -f override` runs: mappings (services, environment,
+    depends_on, deploy, volumes) merge key by key, any other value of the override replaces the
+    base's. Compose appends some lists instead (ports, volumes of a service): override_problems
+    keeps the override from redefining a list of a service the base has, so that here this merge
+    is exactly compose's."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_compose(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def override_problems(base: dict, override: dict) -> list[str]:
+    problems = []
+    base_services = base.get("services") or {}
+    for name, svc in (override.get("services") or {}).items():
+        if name not in base_services:
+            continue
+        for key, value in svc.items():
+            if isinstance(value, list):
+                problems.append(f"override redefines the list {name}.{key}: compose would append to it")
+            elif key in ("environment", "depends_on") and not (
+                    isinstance(value, dict) and isinstance(base_services[name].get(key, {}), dict)):
+                problems.append(f"{name}.{key}: both files must use the mapping form to merge")
+    return problems
+
+
+def kafka_services(compose: dict) -> dict[str, dict]:
+    return {name: svc for name, svc in (compose.get("services") or {}).items()
+            if str(svc.get("image", "")).startswith("apache/kafka")}
+
+
+def pipeline_services(compose: dict) -> dict[str, dict]:
+    """The services built from deploy/Dockerfile (migrate, worker, api): Kafka clients all."""
+    return {name: svc for name, svc in (compose.get("services") or {}).items() if "build" in svc}
 
 
 def depends_on(service: dict) -> dict[str, str | None]:
@@ -174,7 +217,7 @@ def dependency_problems(compose: dict) -> list[str]:
     return problems
 
 
-def command_problems(compose: dict, commands: set[str]) -> list[str]:
+def command_problems(compose: dict, commands: set[str], bootstrap: str = "kafka:9092") -> list[str]:
     """The app services run `migrate` and `worker` through the image, and those commands exist."""
     services = compose.get("services") or {}
     problems = []
@@ -187,8 +230,8 @@ def command_problems(compose: dict, commands: set[str]) -> list[str]:
             problems.append(f"{name}: `python -m pipeline {words[0]}` is not a CLI command")
         if "build" not in svc:
             problems.append(f"{name}: must be built from deploy/Dockerfile")
-        if environment(svc).get("RATING_KAFKA_BOOTSTRAP") != "kafka:9092":
-            problems.append(f"{name}: RATING_KAFKA_BOOTSTRAP should be kafka:9092")
+        if environment(svc).get("RATING_KAFKA_BOOTSTRAP") != bootstrap:
+            problems.append(f"{name}: RATING_KAFKA_BOOTSTRAP should be {bootstrap}")
         url = environment(svc).get("RATING_CLICKHOUSE_URL") or ""
         if not re.fullmatch(r"clickhouse://([^@/]+@)?clickhouse:9000/rating", url):
             problems.append(f"{name}: RATING_CLICKHOUSE_URL should point at clickhouse:9000/rating")
@@ -199,13 +242,99 @@ def command_problems(compose: dict, commands: set[str]) -> list[str]:
 
 
 def kafka_problems(compose: dict) -> list[str]:
-    """Topic auto-creation is off: a topic made on first use gets the broker's default partition
-    count, and the ledgers keyed over the pipeline's partitions split silently (issue 9)."""
-    env = environment((compose.get("services") or {}).get("kafka") or {})
-    value = env.get("KAFKA_AUTO_CREATE_TOPICS_ENABLE")  # absent means the broker's default: on
-    if str(value).lower() != "false":
-        return [f"kafka: KAFKA_AUTO_CREATE_TOPICS_ENABLE must be false, is {value!r}"]
-    return []
+    """Topic auto-creation is off on every broker: a topic made on first use gets the broker's
+    default partition count, and the ledgers keyed over the pipeline's partitions split silently
+    (issue 9)."""
+    problems = []
+    nodes = kafka_services(compose) or {"kafka": {}}
+    for name, svc in nodes.items():
+        value = environment(svc).get("KAFKA_AUTO_CREATE_TOPICS_ENABLE")  # absent: the default, on
+        if str(value).lower() != "false":
+            problems.append(f"{name}: KAFKA_AUTO_CREATE_TOPICS_ENABLE must be false, is {value!r}")
+    return problems
+
+
+def brokers_problems(compose: dict) -> list[str]:
+    """The Kafka nodes form one KRaft quorum (each one is a voter, named by its node id and its
+    service), and the replication settings agree everywhere: the pipeline's
+    RATING_REPLICATION_FACTOR is the number of brokers, every broker's defaults and internal
+    topics use it, min ISR is what the pipeline gives its own topics (pipeline.kafka_admin), and
+    every pipeline service is given every broker."""
+    nodes = kafka_services(compose)
+    problems = []
+    if not nodes:
+        return ["no Kafka service"]
+    rf = len(nodes)
+    ids = {}
+    for name, svc in nodes.items():
+        env = environment(svc)
+        ids[name] = env.get("KAFKA_NODE_ID")
+        if env.get("KAFKA_ADVERTISED_LISTENERS") != f"PLAINTEXT://{name}:9092":
+            problems.append(f"{name}: advertises {env.get('KAFKA_ADVERTISED_LISTENERS')!r}, "
+                            f"not PLAINTEXT://{name}:9092")
+    if sorted(ids.values(), key=str) != [str(i) for i in range(1, rf + 1)]:
+        problems.append(f"Kafka node ids must be 1..{rf}, one each: {ids}")
+    voters_wanted = {f"{ids[name]}@{name}:9093" for name in nodes}
+    volumes = {}
+    for name, svc in nodes.items():
+        env = environment(svc)
+        voters = set((env.get("KAFKA_CONTROLLER_QUORUM_VOTERS") or "").split(","))
+        if voters != voters_wanted:
+            problems.append(f"{name}: quorum voters {sorted(voters)}, "
+                            f"should be every node: {sorted(voters_wanted)}")
+        roles = set((env.get("KAFKA_PROCESS_ROLES") or "").split(","))
+        if roles != {"broker", "controller"}:
+            problems.append(f"{name}: every node is broker and controller, is {env.get('KAFKA_PROCESS_ROLES')!r}")
+        for key in ("KAFKA_DEFAULT_REPLICATION_FACTOR", "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR",
+                    "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"):
+            if env.get(key) != str(rf):
+                problems.append(f"{name}: {key} should be {rf} ({rf} brokers), is {env.get(key)!r}")
+        for key in ("KAFKA_MIN_INSYNC_REPLICAS", "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"):
+            if env.get(key) != str(min_insync_replicas(rf)):
+                problems.append(f"{name}: {key} should be {min_insync_replicas(rf)}, is {env.get(key)!r}")
+        if rf > 1 and str(env.get("KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE")).lower() != "false":
+            problems.append(f"{name}: KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE must be false")
+        for vol in svc.get("volumes") or []:
+            if str(vol).endswith(":/var/lib/kafka/data"):
+                volumes[name] = str(vol).split(":", 1)[0]
+    if len(set(volumes.values())) != rf or set(volumes) != set(nodes):
+        problems.append(f"each Kafka node needs a data volume of its own: {volumes}")
+    if len({environment(svc).get("CLUSTER_ID") for svc in nodes.values()}) != 1:
+        problems.append("the Kafka nodes have different CLUSTER_IDs")
+    for name, svc in pipeline_services(compose).items():
+        env = environment(svc)
+        if env.get("RATING_REPLICATION_FACTOR") != str(rf):
+            problems.append(f"{name}: RATING_REPLICATION_FACTOR should be {rf}, "
+                            f"is {env.get('RATING_REPLICATION_FACTOR')!r}")
+        bootstrap = set((env.get("RATING_KAFKA_BOOTSTRAP") or "").split(","))
+        if bootstrap != {f"{n}:9092" for n in nodes}:
+            problems.append(f"{name}: RATING_KAFKA_BOOTSTRAP should list every broker, "
+                            f"is {env.get('RATING_KAFKA_BOOTSTRAP')!r}")
+        waits = depends_on(svc)
+        if "migrate" in waits:
+            continue  # it waits for migrate, which waits for the brokers
+        missing = [n for n in nodes if waits.get(n, "absent") != "service_healthy"]
+        if missing:
+            problems.append(f"{name}: does not wait for the healthy brokers {missing}")
+    return problems
+
+
+def replicas_problems(compose: dict) -> list[str]:
+    """Worker replicas: at least one, no more than the partitions a stage's group can share out
+    (a worker beyond them gets none), and a host port for each replica's metrics."""
+    worker = (compose.get("services") or {}).get("worker") or {}
+    replicas = (worker.get("deploy") or {}).get("replicas")
+    partitions = int(environment(worker).get("RATING_PARTITIONS") or Settings.model_fields["partitions"].default)
+    if not isinstance(replicas, int) or not 1 <= replicas <= partitions:
+        return [f"worker: deploy.replicas must be 1..{partitions} (the partition count), is {replicas!r}"]
+    problems = []
+    for host, published, target in published_ports(worker):
+        low, _, high = published.partition("-")
+        count = int(high or low) - int(low) + 1 if low.isdigit() and (high or low).isdigit() else 0
+        if count < replicas:
+            problems.append(f"worker: {replicas} replicas but host port {published or 'none'!r} for "
+                            f"container port {target}: one port each is needed")
+    return problems
 
 
 def published_ports(service: dict) -> list[tuple[str, str, str]]:
@@ -268,6 +397,17 @@ def compose() -> dict:
 
 
 @pytest.fixture(scope="module")
+def override() -> dict:
+    return load_compose(BROKERS3_FILE)
+
+
+@pytest.fixture(scope="module")
+def compose3(compose, override) -> dict:
+    """docker-compose.yml with docker-compose.brokers3.yml: three brokers, three workers."""
+    return merge_compose(compose, override)
+
+
+@pytest.fixture(scope="module")
 def commands() -> set[str]:
     return cli_commands()
 
@@ -302,8 +442,47 @@ def test_worker_metrics_port_is_published_on_loopback(compose):
     assert metrics_problems(compose) == []
 
 
+def test_one_broker_one_quorum_and_replication_1(compose):
+    assert list(kafka_services(compose)) == ["kafka"]
+    assert brokers_problems(compose) == []
+
+
+def test_worker_replicas_fit_the_partitions(compose):
+    assert replicas_problems(compose) == []
+
+
 def test_dockerfile():
     assert dockerfile_problems(DOCKERFILE.read_text()) == []
+
+
+# --- docker-compose.brokers3.yml over docker-compose.yml ------------------------------------------
+def test_brokers3_override_merges_as_compose_does(compose, override):
+    assert override_problems(compose, override) == []
+
+
+def test_brokers3_is_three_nodes_of_one_quorum_with_replication_3(compose3):
+    nodes = kafka_services(compose3)
+    assert sorted(nodes) == ["kafka", "kafka-2", "kafka-3"]
+    for svc in nodes.values():
+        assert environment(svc)["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093,2@kafka-2:9093,3@kafka-3:9093"
+    assert brokers_problems(compose3) == []
+    for svc in pipeline_services(compose3).values():
+        assert environment(svc)["RATING_REPLICATION_FACTOR"] == "3"
+
+
+def test_brokers3_runs_three_workers(compose3):
+    assert compose3["services"]["worker"]["deploy"]["replicas"] == 3
+    assert replicas_problems(compose3) == []
+
+
+def test_brokers3_keeps_every_other_rule(compose3, commands):
+    assert service_problems(compose3) == []
+    assert path_problems(compose3) == []
+    assert env_problems(compose3, settings_env_names()) == []
+    assert dependency_problems(compose3) == []
+    assert command_problems(compose3, commands, bootstrap="kafka:9092,kafka-2:9092,kafka-3:9092") == []
+    assert kafka_problems(compose3) == []
+    assert metrics_problems(compose3) == []
 
 
 # --- each check catches a broken file ---------------------------------------------------------------
@@ -404,6 +583,55 @@ def test_check_reports_broken_compose(compose, mutate):
     broken = copy.deepcopy(compose)
     mutate(broken)
     assert MUTATIONS[mutate](broken), f"{mutate.__name__} went unnoticed"
+
+
+def _env3(c, service, **values):
+    c["services"][service]["environment"] = {**c["services"][service]["environment"], **values}
+
+
+MUTATIONS3 = {  # applied to the merged 3-broker configuration
+    "voters_without_node_3": (lambda c: _env3(c, "kafka", KAFKA_CONTROLLER_QUORUM_VOTERS="1@kafka:9093,2@kafka-2:9093"),
+                              brokers_problems),
+    "voter_under_another_id": (lambda c: _env3(c, "kafka-2", KAFKA_CONTROLLER_QUORUM_VOTERS="1@kafka:9093,3@kafka-2:9093,2@kafka-3:9093"),
+                               brokers_problems),
+    "two_nodes_with_id_2": (lambda c: _env3(c, "kafka-3", KAFKA_NODE_ID=2), brokers_problems),
+    "broker_only_node": (lambda c: _env3(c, "kafka-3", KAFKA_PROCESS_ROLES="broker"), brokers_problems),
+    "another_cluster_id": (lambda c: _env3(c, "kafka-2", CLUSTER_ID="AAAAAAAAAAAAAAAAAAAAAA"), brokers_problems),
+    "advertises_another_node": (lambda c: _env3(c, "kafka-3", KAFKA_ADVERTISED_LISTENERS="PLAINTEXT://kafka:9092"),
+                                brokers_problems),
+    "default_replication_2": (lambda c: _env3(c, "kafka-2", KAFKA_DEFAULT_REPLICATION_FACTOR=2), brokers_problems),
+    "offsets_replication_1": (lambda c: _env3(c, "kafka", KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR=1), brokers_problems),
+    "min_isr_3_of_3": (lambda c: _env3(c, "kafka", KAFKA_MIN_INSYNC_REPLICAS=3), brokers_problems),
+    "transactions_min_isr_1": (lambda c: _env3(c, "kafka-3", KAFKA_TRANSACTION_STATE_LOG_MIN_ISR=1), brokers_problems),
+    "unclean_election_on": (lambda c: _env3(c, "kafka-2", KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE="true"), brokers_problems),
+    "shared_data_volume": (lambda c: c["services"]["kafka-2"].update(volumes=["kafka-data:/var/lib/kafka/data"]),
+                           brokers_problems),
+    "worker_replication_1": (lambda c: _env3(c, "worker", RATING_REPLICATION_FACTOR="1"), brokers_problems),
+    "api_told_one_broker": (lambda c: _env3(c, "api", RATING_KAFKA_BOOTSTRAP="kafka:9092"), brokers_problems),
+    "migrate_not_waiting_for_kafka_3": (lambda c: c["services"]["migrate"]["depends_on"].pop("kafka-3"),
+                                        brokers_problems),
+    "auto_create_on_node_3": (lambda c: _env3(c, "kafka-3", KAFKA_AUTO_CREATE_TOPICS_ENABLE="true"), kafka_problems),
+    "node_without_healthcheck": (lambda c: c["services"]["kafka-2"].pop("healthcheck"), service_problems),
+    "undeclared_node_volume": (lambda c: c["volumes"].pop("kafka-3-data"), path_problems),
+    "more_workers_than_partitions": (lambda c: c["services"]["worker"]["deploy"].update(replicas=9), replicas_problems),
+    "no_replicas": (lambda c: c["services"]["worker"].pop("deploy"), replicas_problems),
+    "one_metrics_port_for_3_workers": (lambda c: c["services"]["worker"].update(ports=["127.0.0.1:9108:9108"]),
+                                       replicas_problems),
+}
+
+
+@pytest.mark.parametrize("name", list(MUTATIONS3))
+def test_check_reports_broken_brokers3(compose3, name):
+    mutate, check = MUTATIONS3[name]
+    broken = copy.deepcopy(compose3)
+    mutate(broken)
+    assert check(broken), f"{name} went unnoticed"
+
+
+def test_override_check_reports_a_redefined_list(compose, override):
+    broken = copy.deepcopy(override)
+    broken["services"]["worker"]["ports"] = ["127.0.0.1:9200:9108"]
+    assert override_problems(compose, broken)
 
 
 @pytest.mark.parametrize("old,new", [
