@@ -184,7 +184,12 @@ class Store:
                 self.partitions[message.partition].apply(pending[message.partition], message.offset + 1)
                 pending[message.partition] = {}
 
-        await read_to_end(reader, tps, collect, from_offsets=starts)
+        try:
+            await read_to_end(reader, tps, collect, from_offsets=starts)
+        finally:
+            # left assigned, the reader would go on fetching the changelog the stage itself
+            # writes (every 20 ms when idle: a fifth of an idle worker's CPU), for nothing
+            reader.assign([])
         for tp in tps:
             self.partitions[tp.partition].apply(pending[tp.partition], ends[tp])
         log.info("%s: partitions %s up to date (%d changelog records read)", self.name, partitions, count)

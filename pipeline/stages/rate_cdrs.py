@@ -24,6 +24,7 @@ ALLOW_OLD_HEADER = "rating-allow-old"
 
 class RateCdrs(PipelineStage):
     name = "rate"
+    fetch_min_bytes = 16384  # a few ms' worth of CDRs at a busy switch; at most 20 ms added when quiet
 
     def __init__(self, settings, feed, metrics=None) -> None:
         super().__init__(settings)

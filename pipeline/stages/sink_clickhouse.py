@@ -25,6 +25,9 @@ INSERT_ATTEMPTS = 3  # then the loop's own backoff takes over
 
 class SinkClickHouse(PipelineStage):
     name = "clickhouse"
+    # it gathers a second of calls per insert anyway: full fetches, a fraction of the fetch cost
+    fetch_min_bytes = 1 << 20
+    fetch_max_wait_ms = 500
 
     def __init__(self, settings, metrics=None) -> None:
         super().__init__(settings)

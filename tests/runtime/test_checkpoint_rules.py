@@ -237,3 +237,26 @@ async def test_a_long_backoff_keeps_polling_with_the_partitions_paused(broker, m
     assert len(paused_polls) >= 2, "the backoff did not poll"
     assert cp.consumer.paused() == set()  # resumed afterwards
     assert sorted(stage.flushed) == sorted(f"v{i}".encode() for i in range(6))  # each flushed once in the end
+
+
+async def test_lag_is_not_asked_of_a_partition_a_rebalance_took_away(broker, make_checkpointer):
+    """A sink gathers batches for a second; a rebalance meanwhile may take one of their
+    partitions, and aiokafka refuses `highwater` for it: the step must not fail on that."""
+    class Lags:
+        def __init__(self):
+            self.seen = []
+
+        def lag(self, stage, topic, partition, behind):
+            self.seen.append(partition)
+
+    produce(broker, 4)
+    cp = make_checkpointer(CountingStage())
+    cp.metrics = Lags()
+    await cp.start()
+    batches = await cp._read()
+    assert batches
+    gone = TopicPartition("in", 0)
+    cp.consumer._assigned.discard(gone)  # as if revoked after the batch was read
+    cp._report_lag(batches)
+    assert gone.partition not in cp.metrics.seen
+    await cp.stop()

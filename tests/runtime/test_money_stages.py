@@ -62,7 +62,17 @@ def rated(call_id: str, start: datetime = NOW, **changes) -> tuple[bytes, bytes]
 
 
 def charges(broker) -> list[dict]:
-    return [orjson.loads(r.value) for r in broker.records("balance.charges")]
+    """Every debit sent, one dict each (a balance.charges v2 message carries a batch's)."""
+    debits = []
+    for r in broker.records("balance.charges"):
+        charge = orjson.loads(r.value)
+        if "offsets" not in charge:  # a v1 debit
+            debits.append(charge)
+            continue
+        for offset, amount in zip(charge["offsets"], charge["amounts"]):
+            debits.append({"account": charge["account"], "origin_partition": charge["origin_partition"],
+                           "origin_offset": offset, "amount": amount})
+    return debits
 
 
 async def test_a_call_delivered_twice_is_charged_once_and_a_replay_resends_the_same_debits(topics, make_checkpointer):
@@ -176,6 +186,39 @@ async def test_a_replayed_debit_is_not_applied_twice(topics, make_checkpointer):
     await run_steps(stage, 3)
     await stage.stop()
     assert balances(topics) == {"u1": Decimal("-0.5")}
+
+
+async def test_a_replay_cut_into_other_batches_still_debits_each_call_once(topics, make_checkpointer):
+    """Debits travel a batch at a time (one message per account): a replay after a crash starts
+    inside what an earlier message already carried, and only the calls past it may count."""
+    from pipeline.balances.charges import charges_for
+
+    calls = [rated(f"c{n}") for n in range(4)]
+    for key, value in calls[:3]:
+        topics.append(TopicPartition("cdr.rated", 0), key, value)
+    charge = make_checkpointer(ChargeCalls(SETTINGS, clock=lambda: NOW))
+    await charge.start()
+    await run_steps(charge, 3)  # c0..c2 in one message per account
+    charge.consumer.seek(TopicPartition("cdr.rated", 0), 1)  # the crash: c1, c2 again, with c3
+    topics.append(TopicPartition("cdr.rated", 0), *calls[3])
+    await run_steps(charge, 3)
+    await charge.stop()
+    # an old worker's single debit (v1), replayed as well: applied once with the rest
+    v1 = {"account": "u1", "call": "ast1/c0", "amount": "0.5", "origin_partition": 1, "origin_offset": 0}
+    parts = topics.partitions("balance.charges")
+    for _ in range(2):
+        topics.append(TopicPartition("balance.charges", DefaultPartitioner()(b"u1", parts, parts)), b"u1",
+                      orjson.dumps(v1))
+    balance = make_checkpointer(ApplyBalances(SETTINGS, clock=lambda: NOW))
+    await balance.start()
+    await run_steps(balance, 3)
+    await balance.stop()
+    expected: dict[str, Decimal] = {"u1": Decimal("-0.5")}
+    for _, value in calls:
+        for account, amount in charges_for(orjson.loads(value)):
+            expected[account] = expected.get(account, Decimal(0)) - amount
+    assert len(charges(topics)) > len(expected)  # the replay did send c1 and c2's debits again
+    assert balances(topics) == expected
 
 
 def cdr(call_id: str, account: str) -> bytes:

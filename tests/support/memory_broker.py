@@ -271,6 +271,7 @@ class MemoryConsumer:
         return self._positions.get(tp, 0)
 
     def highwater(self, tp: TopicPartition) -> int:
+        assert tp in self._assigned, "Partition is not assigned"  # as aiokafka's
         return self.broker.end(tp)
 
     def seek(self, tp: TopicPartition, offset: int) -> None:

@@ -12,6 +12,7 @@ from pipeline.schemas import avro, wire
 EXAMPLES = avro.SCHEMA_DIR / "examples"
 SCHEMA_OF = {
     "balance_charge.json": "balance_charge.v1",
+    "balance_charges.json": "balance_charges.v2",
     "balance_update.json": "balance_update.v1",
     "cdr.json": "cdr.v1",
     "cdr_avro.json": "cdr.v1",
