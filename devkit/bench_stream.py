@@ -25,14 +25,24 @@ from devkit.worker_process import WorkerProcess, settings_env
 SAMPLES = [str(REPO_ROOT / "samples" / name) for name in ("operator.json", "resellers.json")]
 
 
+async def seed(settings: Settings) -> None:
+    """The topics and the sample reference data (bench-stream, bench-scale)."""
+    await ensure_topics(settings)
+    await apply_files(settings, SAMPLES)
+
+
+def cdr_messages(cdrs: int, run: str = "bench"):
+    """(key, value) of `cdrs` sample CDRs keyed by their call ids `<run>-<n>` (a rejection keeps
+    the key): the same calls in every run."""
+    rng = random.Random(1)
+    return ((f"{run}-{n}".encode(), orjson.dumps(good_cdr(run, n, rng))) for n in range(cdrs))
+
+
 def prepare(settings: Settings, cdrs: int) -> float:
     """Topics, the sample reference data and `cdrs` sample CDRs on cdr.raw; the producer's rate."""
-    asyncio.run(ensure_topics(settings))
-    asyncio.run(apply_files(settings, SAMPLES))
-    rng = random.Random(1)
+    asyncio.run(seed(settings))
     started = time.monotonic()
-    asyncio.run(produce_all(settings, "cdr.raw", (
-        (f"b{n}".encode(), orjson.dumps(good_cdr("bench", n, rng))) for n in range(cdrs)), linger_ms=20))
+    asyncio.run(produce_all(settings, "cdr.raw", cdr_messages(cdrs), linger_ms=20))
     return cdrs / (time.monotonic() - started)
 
 

@@ -3,6 +3,7 @@ the shipped package (pyproject ships `pipeline` only)."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -90,9 +91,32 @@ def bench_api(calls: int, requests: int, writes: int) -> None:
     run(Settings(), calls, requests, writes, progress=click.echo)
 
 
+@click.command("bench-scale", help="Whole-pipeline CDR/s with 1, 2, 4 worker processes beside raw aiokafka consumer processes "
+                                    "(the ceiling), the pause when a worker joins or leaves under load, and a profile of one worker.")
+@click.option("--workers", default="1,2,4", show_default=True, help="worker process counts to measure, comma-separated")
+@click.option("--cdrs", type=click.IntRange(1), default=60_000, show_default=True, help="CDRs per run")
+@click.option("--partitions", type=click.IntRange(1), default=8, show_default=True)
+@click.option("--profile/--no-profile", default=True, show_default=True, help="one more 1-worker run under py-spy")
+@click.option("--pauses/--no-pauses", default=True, show_default=True, help="the join/leave pauses")
+@click.option("--pause-rate", type=click.FloatRange(1), default=1000.0, show_default=True, help="CDR/s while workers join and leave")
+@click.option("--pause-settle", type=click.FloatRange(1), default=8.0, show_default=True, help="seconds between the events")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="also write the figures here")
+def bench_scale(workers: str, cdrs: int, partitions: int, profile: bool, pauses: bool, pause_rate: float,
+                pause_settle: float, json_path: Path | None) -> None:
+    from devkit.bench_scale import run
+
+    try:
+        counts = [int(n) for n in workers.split(",") if n.strip()]
+    except ValueError:
+        raise click.BadParameter("a comma-separated list of numbers, e.g. 1,2,4", param_hint="--workers") from None
+    if not counts or min(counts) < 1:
+        raise click.BadParameter("at least one count, each 1 or more", param_hint="--workers")
+    run(Settings(), counts, cdrs, partitions, profile, pauses, pause_rate, pause_settle, json_path)
+
+
 def register(group: click.Group) -> None:
     from devkit.bench_invoices import bench_invoices
     from devkit.bench_rerate import command as bench_rerate
 
-    for command in (demo, bench_rating, bench_stream, bench_guard, bench_sink, bench_state, bench_invoices, bench_switch, bench_api, bench_rerate()):
+    for command in (demo, bench_rating, bench_stream, bench_guard, bench_sink, bench_state, bench_invoices, bench_switch, bench_api, bench_scale, bench_rerate()):
         group.add_command(command)
