@@ -775,23 +775,11 @@ def run(settings: Settings, workers: list[int], cdrs: int, partitions: int, prof
         with_pauses: bool = True, pause_rate: float = 1000.0, pause_settle: float = 8.0,
         json_path: Path | None = None) -> Report:
     tag = f"{int(time.time())}-{uuid.uuid4().hex[:4]}"
-    from pipeline.sinks.clickhouse import client_url
-    from pipeline.sinks.migrate import migrate
-
-    database = f"{settings.clickhouse_database}_scale_{tag.replace('-', '_')}"
-    base = settings.model_copy(update={
-        "topic_prefix": f"{settings.topic_prefix}scale-{tag}-", "partitions": partitions,
-        "clickhouse_url": client_url(settings, database),
-        "metrics_port": 0,  # several workers on one machine: each its own free port
-    })
+    base, database = scratch(settings, partitions, tag)
     report = Report(cdrs=cdrs, partitions=partitions, cores=os.cpu_count() or 1)
     say(f"topics {base.topic_prefix}*, {partitions} partitions, ClickHouse database {database}; "
         f"{cdrs:,} CDRs per run; workers {', '.join(map(str, workers))}; {report.cores} cores here")
-    try:
-        migrate(base)
-    except Exception as exc:  # noqa: BLE001 - say what is missing, not a traceback
-        raise click.ClickException(f"ClickHouse at {settings.clickhouse_url} refused the scratch database ({exc}); "
-                                   "is the local stack up (deploy/local/up)?") from None
+    migrate_scratch(settings, base)
     try:
         for count in workers:
             report.runs.append(asyncio.run(pipeline_run(base, count, cdrs)))
@@ -816,6 +804,44 @@ def run(settings: Settings, workers: list[int], cdrs: int, partitions: int, prof
     if not counted_once_everywhere(report):
         raise click.ClickException("a run lost CDRs or counted some twice (above)")
     return report
+
+
+def scratch(settings: Settings, partitions: int, tag: str) -> tuple[Settings, str]:
+    """Settings of a benchmark's own topics, groups, state and ClickHouse database."""
+    from pipeline.sinks.clickhouse import client_url
+
+    database = f"{settings.clickhouse_database}_scale_{tag.replace('-', '_')}"
+    return settings.model_copy(update={
+        "topic_prefix": f"{settings.topic_prefix}scale-{tag}-", "partitions": partitions,
+        "clickhouse_url": client_url(settings, database),
+        "metrics_port": 0,  # several workers on one machine: each its own free port
+    }), database
+
+
+def migrate_scratch(settings: Settings, base: Settings) -> None:
+    from pipeline.sinks.migrate import migrate
+
+    try:
+        migrate(base)
+    except Exception as exc:  # noqa: BLE001 - say what is missing, not a traceback
+        raise click.ClickException(f"ClickHouse at {settings.clickhouse_url} refused the scratch database ({exc}); "
+                                   "is the local stack up (deploy/local/up)?") from None
+
+
+def whole_pipeline(settings: Settings, cdrs: int) -> PipelineRun:
+    """One worker with every stage, timed from the gate to every charge applied and every call in
+    ClickHouse, counted once (bench-stream's whole-worker figure); its scratch is deleted."""
+    tag = f"{int(time.time())}-{uuid.uuid4().hex[:4]}"
+    base, database = scratch(settings, settings.partitions, tag)
+    migrate_scratch(settings, base)
+    try:
+        result = asyncio.run(pipeline_run(base, 1, cdrs))
+    finally:
+        cleanup(settings, base, database)
+    if not (result.distinct_out == cdrs and result.distinct_clickhouse == cdrs - result.rejected
+            and result.balances_exact):
+        raise click.ClickException("the whole-worker run lost CDRs or counted some twice (above)")
+    return result
 
 
 def counted_once_everywhere(report: Report) -> bool:

@@ -4,6 +4,7 @@ when it runs; nothing is built at import time.
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 import uuid
 from decimal import Decimal, InvalidOperation
@@ -35,6 +36,11 @@ def worker(loglevel: str | None, without_web: bool) -> None:
         click.echo(str(exc), err=True)
         sys.exit(2)
     app = build_app(settings)
+    # Every batch makes tens of thousands of short-lived objects (records, dicts, Decimals) and the
+    # cyclic collector kept walking the long-lived ones (modules, the tariff index): 4% of the
+    # worker's time under py-spy. Freeze what exists now, and collect the young less often.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
     Worker(app, loglevel=level, quiet=True).execute_from_commandline()
 
 
