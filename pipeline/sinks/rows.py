@@ -21,6 +21,7 @@ from pipeline.schemas.limits import DATETIME_TYPE_END as DATETIME_END  # DateTim
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MILLISECOND = timedelta(milliseconds=1)
 SECOND = timedelta(seconds=1)
+_END_MS = (DATETIME_END - EPOCH) // MILLISECOND
 
 # (column, kind) in the order of migrations/0001_rated_calls.sql; `version` is derived (it follows them)
 COLUMN_KINDS: tuple[tuple[str, str], ...] = (
@@ -136,8 +137,10 @@ def _decimal(name: str, value: Any, places: int) -> Decimal:
 def _time(name: str, value: Any) -> int:
     """Epoch seconds: DateTime holds whole seconds (18.16 has no DateTime64), and the driver
     writes an int as it is, skipping its per-value time zone conversion."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = EPOCH + value * MILLISECOND  # timestamp-millis not turned into a datetime
+    if type(value) is int:  # timestamp-millis as the JSON wire carries it: no datetime needed
+        if not 0 <= value < _END_MS:
+            raise RowError(f"{name}: {value!r} ms is outside the DateTime range")
+        return value // 1000
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise RowError(f"{name}: {value!r} is not an aware datetime")
     if not EPOCH <= value < DATETIME_END:
