@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -21,6 +22,16 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if Path(item.fspath).is_relative_to(here):
             item.add_marker(pytest.mark.integration)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The table of test_faults.py (what was killed, when, what was checked), also written to
+    tests/artifacts/faults-report.md; printed on success too."""
+    chaos_kit = sys.modules.get("tests.integration.chaos_kit")
+    if chaos_kit is not None and chaos_kit.FAULT_ROWS:
+        terminalreporter.write_sep("=", f"faults under load (also in {chaos_kit.REPORT_PATH.name})")
+        for line in chaos_kit.write_report():
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

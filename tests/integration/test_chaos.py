@@ -10,39 +10,13 @@ from decimal import Decimal
 import orjson
 import pytest
 
-from pipeline.balances.charges import charges_for
-from pipeline.control_topic import current_balances
-from pipeline.schemas import wire
 from pipeline.topic_io import produce_all, read_all
+from tests.integration.chaos_kit import (RESELLERS, balances_match, chaos_accounts, count_rejected, expected_balances)
 from tests.integration.kit import GUARD_ACTIVE, WORKER_READY, seed_reference, start_worker, wait_for
 
 pytestmark = pytest.mark.slow
 
-RESELLERS, USERS_PER_RESELLER, DIRECT_USERS = 3, 10, 5
 CDRS, PAYMENTS, KILLS = 4000, 300, 5
-
-
-def chaos_accounts(tmp_path):
-    """Tariffs from the samples plus many postpaid accounts with no credit limit (never blocked:
-    blocking is the switch's business, charging must go on regardless)."""
-    records = [{"kind": "account", "id": "admin", "type": "admin"},
-               {"kind": "provider", "id": "p1", "owner": "admin", "tariff": "t-p1"}]
-    users = []
-    for r in range(RESELLERS):
-        reseller = f"cr{r}"
-        records.append({"kind": "account", "id": reseller, "type": "reseller", "tariff": "t-r-buy", "billing": "postpaid"})
-        records.append({"kind": "tariff", "id": f"t-{reseller}", "owner": reseller,
-                        "rates": [{"prefix": "370", "rate": "2"}, {"prefix": "44", "rate": "0.9"}, {"prefix": "1", "rate": "0.5"}]})
-        for u in range(USERS_PER_RESELLER):
-            users.append(f"{reseller}u{u}")
-            records.append({"kind": "account", "id": users[-1], "type": "user", "parent": reseller,
-                            "tariff": f"t-{reseller}", "billing": "postpaid"})
-    for d in range(DIRECT_USERS):
-        users.append(f"cd{d}")
-        records.append({"kind": "account", "id": users[-1], "type": "user", "tariff": "t-direct", "billing": "postpaid"})
-    path = tmp_path / "chaos-resellers.json"
-    path.write_bytes(orjson.dumps(records))
-    return path, users
 
 
 async def test_sigkill_leaves_every_balance_exact(settings_factory, tmp_path):
@@ -96,30 +70,3 @@ async def test_sigkill_leaves_every_balance_exact(settings_factory, tmp_path):
     rated = await read_all(settings, "cdr.rated")
     assert {m.key for m in rated} == {f"ast1/chaos-{n}".encode() for n in range(CDRS)}
     assert await count_rejected(settings) == 0
-
-
-async def expected_balances(settings, paid, calls: int) -> dict[str, Decimal]:
-    """Payments minus each distinct call's prices, computed from the inputs and cdr.rated's prices.
-
-    Waits until every call is on cdr.rated; uses one record per call however often it is there.
-    """
-    records = await wait_for(lambda: distinct_rated(settings, calls), 240, f"{calls} distinct rated calls")
-    balances = defaultdict(Decimal, paid)
-    for record in records.values():
-        for account, amount in charges_for(record):
-            balances[account] -= amount
-    return dict(balances)
-
-
-async def distinct_rated(settings, calls: int):
-    records = {m.key: wire.decode("rated_call.v1", m.value) for m in await read_all(settings, "cdr.rated")}
-    return records if len(records) >= calls else None
-
-
-async def balances_match(settings, expected: dict[str, Decimal]) -> bool:
-    actual = {a: b for a, b in (await current_balances(settings)).items() if b != 0}
-    return actual == {a: b for a, b in expected.items() if b != 0}
-
-
-async def count_rejected(settings) -> int:
-    return len(await read_all(settings, "cdr.rejected"))

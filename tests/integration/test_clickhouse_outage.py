@@ -7,77 +7,19 @@ environment) and always starts it again with deploy/local/up, so later tests fin
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import subprocess
-import time
-from pathlib import Path
-from urllib.parse import urlparse
 
 import orjson
 import pytest
 
-from pipeline.settings import REPO_ROOT, Settings
 from pipeline.sinks.clickhouse import connect
 from pipeline.sinks.migrate import migrate
 from pipeline.topic_io import read_all, produce_all
+from tests.integration.chaos_kit import native_address, refuses_connections, start_clickhouse, stop_clickhouse
 from tests.integration.kit import seed_reference, start_worker, wait_for
 
 pytestmark = [pytest.mark.clickhouse, pytest.mark.slow]
 
 BEFORE, DURING = 20, 30
-
-
-def stack_pid_file() -> Path:
-    """deploy/local/lib.sh: $RATING_LOCAL_DIR (default <repo>/.local) /run/clickhouse.pid."""
-    state_dir = os.environ.get("RATING_LOCAL_DIR") or str(REPO_ROOT / ".local")
-    return Path(state_dir).resolve() / "run" / "clickhouse.pid"
-
-
-def native_address() -> tuple[str, int]:
-    url = urlparse(Settings().clickhouse_url)  # the default environment's server, as `up` reads it
-    return url.hostname or "127.0.0.1", url.port or 9000
-
-
-def refuses_connections(address: tuple[str, int]) -> bool:
-    try:
-        socket.create_connection(address, timeout=1).close()
-    except ConnectionRefusedError:
-        return True
-    except OSError:
-        return False
-    return False
-
-
-def gone(pid: int) -> bool:
-    """Exited (or a zombie nobody reaped yet: it serves nothing either)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return True
-    return any(line.startswith("State:") and "Z" in line.split()[1] for line in status.splitlines())
-
-
-def stop_clickhouse(timeout: float = 60.0) -> None:
-    pid_file = stack_pid_file()
-    pid = int(pid_file.read_text().strip())
-    command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    # the same check as lib.sh pid_is_ours: never signal a process that merely reused the number
-    assert "clickhouse-server" in command and str(pid_file.parent.parent) in command, command
-    os.kill(pid, signal.SIGTERM)
-    address = native_address()
-    deadline = time.monotonic() + timeout
-    while not (gone(pid) and refuses_connections(address)):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"ClickHouse (pid {pid}) still running {timeout} s after SIGTERM")
-        time.sleep(0.2)
-
-
-def start_clickhouse() -> None:
-    # the default environment on purpose: the test settings' RATING_LOCAL_DIR is a temp dir
-    subprocess.run([str(REPO_ROOT / "deploy" / "local" / "up")], check=True, timeout=300,
-                   stdout=subprocess.DEVNULL)
 
 
 def cdrs(tag: str, count: int) -> list[tuple[bytes, bytes]]:
