@@ -159,8 +159,10 @@ class Checkpointer:
         backoff = BACKOFF_FIRST
         while not self.stopping:
             try:
-                await self._step()
-                backoff = BACKOFF_FIRST
+                if await self._step():
+                    # only once a batch got through: right after a rewind a step just reads, and
+                    # resetting there would keep a long outage retrying every 0.5 s
+                    backoff = BACKOFF_FIRST
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - transient by elimination: messages' own are caught inside
@@ -175,7 +177,9 @@ class Checkpointer:
                 await self._recover()
 
     # --- the loop -------------------------------------------------------------------------------
-    async def _step(self) -> None:
+    async def _step(self) -> bool:
+        """One batch in; True when a batch was settled (made durable) on the way."""
+        settled = False
         if self.holding_failed:  # before reading anything of partitions whose state is not here
             await self.assigned(set(self.consumer.assignment()), raise_errors=True)
         batches = await self._read()
@@ -190,12 +194,14 @@ class Checkpointer:
                 current = _InFlight(outputs, acks, offsets, started, len(messages))
             if self.in_flight is not None:
                 await self._settle(self.in_flight)  # 4: acks, state to disk, flush
+                settled = True
             self.in_flight = current
             if time.monotonic() - self.committed_at >= COMMIT_EVERY:
                 await self._commit_done()  # 5
         if batches:
             self._report_lag(batches)
         self.stage.tick()
+        return settled
 
     async def _read(self) -> dict:
         size = self.stage.batch_size
@@ -302,7 +308,8 @@ class Checkpointer:
             if state is not None:  # a partition given away meanwhile: its new owner reads the changelog
                 state.apply(writes, batch.changelog_ends[(store, partition)])
         if batch.outputs.stash:
-            await self.stage.flush(batch.outputs.stash)
+            # an insert can take long (ClickHouse shutting down, or hung): poll meanwhile
+            await self._polling_while(self.stage.flush(batch.outputs.stash))
         self.done.update(batch.offsets)
         if self.metrics is not None:
             self.metrics.batch(self.stage.name, batch.messages, time.monotonic() - batch.started)
@@ -337,20 +344,41 @@ class Checkpointer:
     async def _wait_polling(self, seconds: float) -> None:
         """Back off without leaving the group: a consumer that does not poll for
         max.poll.interval is expelled and its partitions move, so through an outage of any length
-        (ClickHouse down for an hour) it keeps polling with its partitions paused. Whatever a
-        rebalance meanwhile hands over unpaused is dropped here and read again by `_recover`."""
-        deadline = time.monotonic() + seconds
+        (ClickHouse down for an hour) it keeps polling with its partitions paused."""
+        sleep = asyncio.ensure_future(asyncio.sleep(seconds))
+        await self._polling_while(sleep)
+
+    async def _polling_while(self, awaitable) -> None:
+        """Await `awaitable` (a flush, a backoff) while polling every second with the partitions
+        paused, so that however long it takes the consumer stays in its group."""
+        task = asyncio.ensure_future(awaitable)
+        done, _ = await asyncio.wait({task}, timeout=1.0)
+        if done:
+            return task.result()
         self.consumer.pause(*self.consumer.assignment())
         try:
-            while not self.stopping and (left := deadline - time.monotonic()) > 0:
-                try:
-                    await self.consumer.getmany(timeout_ms=max(1, int(min(left, 1.0) * 1000)), max_records=1)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # noqa: BLE001 - the broker is what failed: just wait
-                    await asyncio.sleep(min(left, 1.0))
+            while not task.done():
+                poll = asyncio.ensure_future(self._poll_paused())
+                await asyncio.wait({task, poll}, return_when=asyncio.FIRST_COMPLETED)
+                await poll  # bounded: a second at most
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
         finally:
             self.consumer.resume(*self.consumer.assignment())
+        return task.result()
+
+    async def _poll_paused(self) -> None:
+        try:
+            fetched = await self.consumer.getmany(timeout_ms=1000, max_records=1)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - the broker is down too: just wait
+            await asyncio.sleep(1.0)
+            return
+        for tp, messages in fetched.items():
+            # handed over unpaused by a rebalance meanwhile: read it again, never skip it
+            self.consumer.seek(tp, messages[0].offset)
 
     async def _recover(self) -> None:
         """After a transient failure: forget what was not acknowledged and read again from the

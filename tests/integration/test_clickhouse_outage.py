@@ -75,7 +75,9 @@ async def test_rows_rated_while_clickhouse_is_down_arrive_once_after_it_is_back(
         assert {count for _, count in rows} == {1}  # and each exactly once under FINAL
         log = worker.log_path.read_text()
         assert "ClickHouse insert of" in log and "failed (attempt 1)" in log
-        assert "succeeded after" in log, "the sink never logged that a retried insert went through"
+        # retried by the writer (its own 3 attempts) or, when ClickHouse came back after those, by
+        # the checkpoint loop from the last commit (the rows above are what went through)
+        assert "succeeded after" in log or "retrying from the last commit" in log, "the sink never retried"
         assert worker.alive(), f"the worker died during the outage:\n{worker.log_tail()}"
     finally:
         worker.stop()

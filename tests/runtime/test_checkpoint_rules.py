@@ -260,3 +260,45 @@ async def test_lag_is_not_asked_of_a_partition_a_rebalance_took_away(broker, mak
     cp._report_lag(batches)
     assert gone.partition not in cp.metrics.seen
     await cp.stop()
+
+
+class SlowSinkStage(FlakySinkStage):
+    """A sink whose insert takes seconds (ClickHouse shutting down, or hung)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(failures=0)
+        self.seconds = seconds
+
+    async def flush(self, stash) -> None:
+        await asyncio.sleep(self.seconds)
+        await super().flush(stash)
+
+
+async def test_a_slow_flush_keeps_polling_with_the_partitions_paused(broker, make_checkpointer, monkeypatch):
+    monkeypatch.setattr(checkpoint_module, "COMMIT_EVERY", 0.0)
+    produce(broker, 6)
+    stage = SlowSinkStage(seconds=2.0)
+    cp = make_checkpointer(stage)
+    await cp.start()
+    await run_until_committed(cp, broker, {0: 4, 1: 2}, seconds=8.0)
+    assert [when for when, paused in cp.consumer.polls if paused], "nothing polled during the insert"
+    assert cp.consumer.paused() == set()
+    assert sorted(stage.flushed) == sorted(f"v{i}".encode() for i in range(6))
+
+
+async def test_the_backoff_grows_while_the_same_failure_repeats(broker, make_checkpointer, monkeypatch):
+    """After a rewind the next step only reads (the failing flush comes a step later): the
+    backoff must not start over there, or an outage is retried every 0.5 s for its whole length."""
+    monkeypatch.setattr(checkpoint_module, "COMMIT_EVERY", 0.0)
+    monkeypatch.setattr(checkpoint_module, "BACKOFF_FIRST", 0.01)
+    waits: list[float] = []
+    produce(broker, 6)
+    cp = make_checkpointer(FlakySinkStage(failures=3))
+
+    async def record(seconds):
+        waits.append(seconds)
+
+    cp._wait_polling = record
+    await cp.start()
+    await run_until_committed(cp, broker, {0: 4, 1: 2})
+    assert waits == [0.01, 0.02, 0.04]
