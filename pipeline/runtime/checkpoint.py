@@ -31,6 +31,7 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
+from pipeline.runtime.clients import FETCH_MAX_WAIT_MS
 from pipeline.runtime.outputs import BatchOutputs, Context, OutputTooLarge, Record
 from pipeline.runtime.state import StateNotHeld, Store
 
@@ -64,7 +65,7 @@ class Stage:
     # the broker holds a fetch until this much data or this long (clients.group_consumer): fuller
     # fetches cost less CPU per message, and add at most fetch_max_wait_ms to each hop
     fetch_min_bytes: int = 1
-    fetch_max_wait_ms: int = 20
+    fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS
 
     async def prepare(self) -> None:
         """Before the first batch (wait for reference data, ...)."""
@@ -345,10 +346,9 @@ class Checkpointer:
         """Back off without leaving the group: a consumer that does not poll for
         max.poll.interval is expelled and its partitions move, so through an outage of any length
         (ClickHouse down for an hour) it keeps polling with its partitions paused."""
-        sleep = asyncio.ensure_future(asyncio.sleep(seconds))
-        await self._polling_while(sleep)
+        await self._polling_while(asyncio.sleep(seconds))
 
-    async def _polling_while(self, awaitable) -> None:
+    async def _polling_while(self, awaitable):
         """Await `awaitable` (a flush, a backoff) while polling every second with the partitions
         paused, so that however long it takes the consumer stays in its group."""
         task = asyncio.ensure_future(awaitable)

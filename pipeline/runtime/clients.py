@@ -32,7 +32,7 @@ class KafkaClients:
         if max_poll_records is not None:
             options["max_poll_records"] = max_poll_records
         return AIOKafkaConsumer(
-            **{**self._common_consumer_options(large_messages), "fetch_max_wait_ms": fetch_max_wait_ms},
+            **self._common_consumer_options(large_messages, fetch_max_wait_ms),
             group_id=f"{self.settings.app_id}-{group}",
             # the defaults (45 s session) made a killed worker's partitions wait that long for a new owner
             session_timeout_ms=10000,
@@ -47,7 +47,7 @@ class KafkaClients:
         `uncommitted`: reads up to the high watermark, open transactions included (only to learn
         where a topic ends: a read_committed end offset stops at the last stable offset)."""
         group_id = f"{self.settings.app_id}-{group}" if group else None
-        options = {**self._common_consumer_options(large_messages), "fetch_max_wait_ms": fetch_max_wait_ms}
+        options = self._common_consumer_options(large_messages, fetch_max_wait_ms)
         if uncommitted:
             options["isolation_level"] = "read_uncommitted"
         return AIOKafkaConsumer(**options, group_id=group_id)
@@ -73,7 +73,7 @@ class KafkaClients:
     def admin(self) -> AIOKafkaAdminClient:
         return AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap, request_timeout_ms=30000)
 
-    def _common_consumer_options(self, large_messages: bool) -> dict:
+    def _common_consumer_options(self, large_messages: bool, fetch_max_wait_ms: int) -> dict:
         options = dict(
             bootstrap_servers=self.settings.kafka_bootstrap,
             enable_auto_commit=False,
@@ -81,7 +81,7 @@ class KafkaClients:
             # `ref apply` and the state changelogs may be written in transactions: never read an
             # aborted one
             isolation_level="read_committed",
-            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+            fetch_max_wait_ms=fetch_max_wait_ms,
         )
         if large_messages:
             options.update(max_partition_fetch_bytes=LARGE_MESSAGE_BYTES, fetch_max_bytes=LARGE_MESSAGE_BYTES)

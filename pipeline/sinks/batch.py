@@ -7,8 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Hashable, Iterable
 
-import orjson
-
 from pipeline.schemas import wire
 from pipeline.sinks.rows import last_rating_per_call, row_from_record
 
@@ -25,9 +23,8 @@ def rows_from_payloads(payloads: Iterable[tuple[Hashable, bytes]]) -> tuple[list
     rows, refused = [], []
     for position, payload in payloads:
         try:
-            # JSON as it is (its timestamps stay epoch ms, which the row wants), Avro decoded
-            record = orjson.loads(payload) if payload[:1] == b"{" else wire.decode(SCHEMA, payload)
-            rows.append(row_from_record(record))
+            # JSON timestamps stay epoch ms, which is what the row wants
+            rows.append(row_from_record(wire.decode(SCHEMA, payload, datetimes=False)))
         except Exception as exc:  # noqa: BLE001 - fastavro raises many types for a bad body
             refused.append(Refused(position, f"{type(exc).__name__}: {exc}"))
     return last_rating_per_call(rows), refused

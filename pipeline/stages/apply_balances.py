@@ -21,9 +21,7 @@ from pipeline.cdr.process import Source, rejection
 from pipeline.runtime.outputs import Context
 from pipeline.schemas import wire
 from pipeline.stages.base import PipelineStage
-from pipeline.stages.charge_calls import CHARGES_SCHEMA, SCHEMA_HEADER as CHARGES_HEADER
-
-CHARGES_SCHEMA_BYTES = CHARGES_SCHEMA.encode()
+from pipeline.stages.charge_calls import CHARGES_HEADER, CHARGES_SCHEMA
 
 LEDGERS, PAYMENT_IDS = "ledgers", "payment_ids"
 EXPIRE_EVERY = 3600.0  # seconds between scans for payment ids past the window
@@ -43,7 +41,6 @@ class ApplyBalances(PipelineStage):
         self.batch_seconds = settings.balance_batch_seconds
         self.clock = clock
         self.expired_at: dict[int, datetime] = {}
-        self._rated_ms: int | None = None  # of the charge `_debit` read last
 
     async def handle(self, messages: list, ctx: Context) -> None:
         ledgers: dict[tuple[int, bytes], Ledger] = {}
@@ -54,8 +51,9 @@ class ApplyBalances(PipelineStage):
             if ledger is None:
                 ledger = ledgers[where] = Ledger.from_json(ctx.get(LEDGERS, *where))
             if message.topic == self.charges_topic:
-                if self._debit(message, ledger):
-                    changed[where] = max(changed.get(where) or 0, self._rated_ms or 0) or None
+                applied, rated_ms = self._debit(message, ledger)
+                if applied:
+                    changed[where] = max(changed.get(where) or 0, rated_ms or 0) or None
             elif self._credit(message, ledger, ctx):
                 changed.setdefault(where, None)
         # once per account per batch: the ledger (with its watermarks) and the guard's snapshot
@@ -67,11 +65,12 @@ class ApplyBalances(PipelineStage):
             ctx.send(self.updates_topic, account, wire.encode("balance_update.v1", update, self.settings.wire_format))
         self._expire_payment_ids({m.partition for m in messages}, ctx)
 
-    def _debit(self, message, ledger: Ledger) -> bool:
+    def _debit(self, message, ledger: Ledger) -> tuple[bool, int | None]:
         """A balance.charges message: v2 carries a batch's debits of the account from one cdr.rated
         partition, v1 (still read, e.g. left on the topic by an older worker) a single debit.
-        Each debit applies once: the ledger skips an origin offset at or below its watermark."""
-        if (CHARGES_HEADER, CHARGES_SCHEMA_BYTES) in (message.headers or ()):
+        Each debit applies once: the ledger skips an origin offset at or below its watermark.
+        Returns whether any applied, and the epoch ms of the newest cdr.rated record behind it."""
+        if CHARGES_HEADER in (message.headers or ()):
             charge = wire.decode(CHARGES_SCHEMA, message.value)
             partition, applied = charge["origin_partition"], False
             for offset, amount in zip(charge["offsets"], charge["amounts"], strict=True):
@@ -79,8 +78,7 @@ class ApplyBalances(PipelineStage):
         else:
             charge = wire.decode("balance_charge.v1", message.value)
             applied = ledger.debit(charge["origin_partition"], charge["origin_offset"], Decimal(charge["amount"]))
-        self._rated_ms = charge.get("rated_ms")
-        return applied
+        return applied, charge.get("rated_ms")
 
     def _credit(self, message, ledger: Ledger, ctx: Context) -> bool:
         """A payment (adds its amount) or a re-rating adjustment (subtracts its amount, the new

@@ -15,9 +15,9 @@ with tombstones on the changelog, and the state stays bounded on disk and in the
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-
-import orjson
+from functools import lru_cache
 
 from pipeline.balances.charges import charges_for
 from pipeline.runtime.outputs import Context
@@ -28,37 +28,27 @@ STORE = "charged_calls"
 EXPIRE_PER_BATCH = 20_000  # tombstones per batch at most: a day of calls expires over a few batches
 CHARGES_SCHEMA = "balance_charges.v2"
 SCHEMA_HEADER = "rating-schema"  # tells v2 from v1 records, Avro ones included
+CHARGES_HEADER = (SCHEMA_HEADER, CHARGES_SCHEMA.encode())
 DEBITS_PER_MESSAGE = 2_000  # ~60 kB of JSON at most, far below the topic's 1 MiB
 _DAY_MS = 86_400_000
 
 
 def call_state_key(start_time: datetime, call_key: bytes) -> bytes:
     """`YYYYMMDD|server/call`: keys sort by day, so a day expires as one range."""
-    return start_time.astimezone(timezone.utc).strftime("%Y%m%d").encode() + b"|" + call_key
+    return _day_prefix(wire.millis(start_time) // _DAY_MS) + b"|" + call_key
 
 
-_day_keys: dict[int, bytes] = {}
+@lru_cache(maxsize=4096)
+def _day_prefix(day: int) -> bytes:
+    return datetime.fromtimestamp(day * 86_400, timezone.utc).strftime("%Y%m%d").encode()
 
 
-def _day_key(start_ms: int) -> bytes:
-    """call_state_key's day prefix from epoch milliseconds (the JSON wire form), memoised."""
-    day = start_ms // _DAY_MS
-    found = _day_keys.get(day)
-    if found is None:
-        if len(_day_keys) > 10_000:
-            _day_keys.clear()
-        found = _day_keys[day] = datetime.fromtimestamp(day * 86_400, timezone.utc).strftime("%Y%m%d").encode()
-    return found
-
-
-def read_rated(payload: bytes) -> tuple[dict, bytes]:
-    """(the record, its start day key) without the datetime conversions `wire.decode` makes:
-    the charges need only strings, and the day comes straight from the epoch milliseconds."""
-    if payload[:1] == b"{":
-        record = orjson.loads(payload)
-        return record, _day_key(record["start_time"])
-    record = wire.decode("rated_call.v1", payload)
-    return record, call_state_key(record["start_time"], b"")[:-1]
+@dataclass
+class _Debits:
+    """One account's debits from one cdr.rated partition in a batch, in offset order."""
+    offsets: list[int] = field(default_factory=list)
+    amounts: list[str] = field(default_factory=list)
+    newest_ms: int = 0  # of the newest cdr.rated record among them
 
 
 class ChargeCalls(PipelineStage):
@@ -76,35 +66,33 @@ class ChargeCalls(PipelineStage):
         self.expired_before: dict[int, bytes] = {}  # partition -> day key expired up to
 
     async def handle(self, messages: list, ctx: Context) -> None:
-        # (account, cdr.rated partition) -> ([offsets], [amounts], newest rated_ms), in offset order
-        debits: dict[tuple[str, int], tuple[list, list, list]] = {}
+        debits: dict[tuple[str, int], _Debits] = {}  # (account, cdr.rated partition) ->
         for message in messages:
-            record, day = read_rated(message.value)
+            # the charges need only strings, and the day key comes from the epoch milliseconds
+            record = wire.decode("rated_call.v1", message.value, datetimes=False)
             if record.get("rerate_id"):
                 continue  # a re-rating's new version: balances move by its adjustments, not here
-            key = day + b"|" + message.key
+            key = call_state_key(record["start_time"], message.key)
             origin = b"%d:%d" % (message.partition, message.offset)
             charged_at = ctx.get(STORE, message.partition, key)
             if charged_at is not None and charged_at != origin:
                 continue  # a second delivery of a call already charged
             owed = charges_for(record)
             for account, amount in owed:
-                found = debits.get((account, message.partition))
-                if found is None:
-                    found = debits[(account, message.partition)] = ([], [], [0])
-                found[0].append(message.offset)
-                found[1].append(str(amount))
-                found[2][0] = max(found[2][0], message.timestamp or 0)
+                found = debits.setdefault((account, message.partition), _Debits())
+                found.offsets.append(message.offset)
+                found.amounts.append(str(amount))
+                found.newest_ms = max(found.newest_ms, message.timestamp or 0)
             if charged_at is None and owed:
                 ctx.put(STORE, message.partition, key, origin)
-        for (account, partition), (offsets, amounts, newest) in debits.items():
-            for start in range(0, len(offsets), DEBITS_PER_MESSAGE):
+        for (account, partition), found in debits.items():
+            for start in range(0, len(found.offsets), DEBITS_PER_MESSAGE):
                 charge = {"account": account, "origin_partition": partition,
-                          "offsets": offsets[start:start + DEBITS_PER_MESSAGE],
-                          "amounts": amounts[start:start + DEBITS_PER_MESSAGE], "rated_ms": newest[0] or None}
+                          "offsets": found.offsets[start:start + DEBITS_PER_MESSAGE],
+                          "amounts": found.amounts[start:start + DEBITS_PER_MESSAGE],
+                          "rated_ms": found.newest_ms or None}
                 ctx.send(self.charges_topic, account.encode(),
-                         wire.encode(CHARGES_SCHEMA, charge, self.settings.wire_format),
-                         headers=[(SCHEMA_HEADER, CHARGES_SCHEMA.encode())])
+                         wire.encode(CHARGES_SCHEMA, charge, self.settings.wire_format), headers=[CHARGES_HEADER])
         self._expire({m.partition for m in messages}, ctx)
 
     def _expire(self, partitions: set[int], ctx: Context) -> None:
