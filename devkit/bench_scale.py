@@ -159,7 +159,9 @@ class CpuMeter:
         return used
 
     def _sample(self) -> dict[str, float]:
-        sample = {name: sum(map(self._process_seconds, pids)) for name, pids in self.pids.items()}
+        # a worker's children (the sink's rows process) are the worker's
+        pids = {name: _with_descendants(found) if name == "workers" else found for name, found in self.pids.items()}
+        sample = {name: sum(map(self._process_seconds, found)) for name, found in pids.items()}
         with open("/proc/stat") as stat:
             user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, stat.readline().split()[1:9])
         sample["machine"] = (user + nice + system + irq + softirq + steal) / self.TICK
@@ -172,6 +174,19 @@ class CpuMeter:
         except OSError:  # gone: counted up to its last sample
             return 0.0
         return (int(fields[11]) + int(fields[12])) / self.TICK  # utime + stime, every thread
+
+
+def _with_descendants(pids: list[int]) -> list[int]:
+    found, todo = [], list(pids)
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as children:
+                todo.extend(int(child) for child in children.read().split())
+        except OSError:
+            pass
+    return found
 
 
 def _pid_file(settings: Settings, name: str) -> list[int]:

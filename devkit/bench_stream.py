@@ -1,5 +1,6 @@
-"""`bench-stream`: CDRs/s through the rating stage, beside (a) an empty Faust agent and (b) raw
-aiokafka consume -> produce, all reading the same CDRs from the same broker in the same run.
+"""`bench-stream`: CDRs/s through the rating stage, beside (a) an empty Faust agent, (b) raw
+aiokafka and (c) raw librdkafka consume -> produce, all reading the same CDRs from the same
+broker in the same run.
 Each contender is timed from its first output to its last, so start-up is not counted."""
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def prepare(settings: Settings, cdrs: int) -> float:
     return cdrs / (time.monotonic() - started)
 
 
-def run(settings: Settings, cdrs: int) -> dict[str, float]:
+def run(settings: Settings, cdrs: int, with_before: bool = True) -> dict[str, float]:
     settings = settings.model_copy(update={"topic_prefix": f"{settings.topic_prefix}bench-{int(time.time())}-"})
     say = lambda text: click.echo(f"[bench-stream] {text}")  # noqa: E731
     say(f"topics {settings.topic_prefix}*, {settings.partitions} partitions; producing {cdrs} CDRs")
@@ -55,6 +56,8 @@ def run(settings: Settings, cdrs: int) -> dict[str, float]:
     results: dict[str, float] = {}
     say("(b) raw aiokafka consume -> produce ...")
     results["(b) raw aiokafka consume -> produce"] = asyncio.run(raw_passthrough(settings, cdrs))
+    say("(c) raw librdkafka consume -> produce ...")
+    results["(c) raw librdkafka consume -> produce"] = raw_rdkafka_passthrough(settings, cdrs)
     say("(a) empty Faust agent, take_events() ...")
     results["(a) empty Faust agent, take_events()"] = empty_faust_agent(settings, cdrs)
     say("rating agent (worker with role rate only) ...")
@@ -65,14 +68,20 @@ def run(settings: Settings, cdrs: int) -> dict[str, float]:
     whole = whole_pipeline(settings, cdrs)  # the same CDRs, on topics of its own
     results["whole worker, all roles (rated output)"] = whole.per_s(whole.rated_s)
     results["whole worker, end to end (charged, in CH)"] = whole.cdr_per_s
+    if with_before:
+        say("the same whole worker as before this wave's client work (aiokafka, rows in a thread) ...")
+        before = whole_pipeline(settings.model_copy(update={"kafka_client": "aiokafka", "sink_rows_process": False}),
+                                cdrs)
+        results["  before: aiokafka, rows in a thread"] = before.cdr_per_s
 
     click.echo(f"\nproducer (aiokafka, batched): {produced:,.0f} CDR/s\n")
-    click.echo(f"{'pipeline':<42} {'CDR/s':>10} {'vs (a)':>8} {'vs (b)':>8}")
-    click.echo("-" * 71)
+    click.echo(f"{'pipeline':<42} {'CDR/s':>10} {'vs (a)':>8} {'vs (b)':>8} {'vs (c)':>8}")
+    click.echo("-" * 80)
     empty = results["(a) empty Faust agent, take_events()"]
     raw = results["(b) raw aiokafka consume -> produce"]
+    raw_rd = results["(c) raw librdkafka consume -> produce"]
     for name, rate in results.items():
-        click.echo(f"{name:<42} {rate:>10,.0f} {rate / empty:>8.0%} {rate / raw:>8.0%}")
+        click.echo(f"{name:<42} {rate:>10,.0f} {rate / empty:>8.0%} {rate / raw:>8.0%} {rate / raw_rd:>8.0%}")
     click.echo(f"\nwhole worker: worker CPU {whole.worker_us_per_cdr:,.0f} us per CDR (a core of its own: "
                f"~{1e6 / max(whole.worker_us_per_cdr, 1):,.0f} CDR/s); end to end = every CDR's charges applied to "
                f"the balances and every call in ClickHouse, from the moment the ready worker could read them")
@@ -104,6 +113,31 @@ async def raw_passthrough(settings: Settings, cdrs: int) -> float:
     finally:
         await consumer.stop()
         await producer.stop()
+
+
+def raw_rdkafka_passthrough(settings: Settings, cdrs: int) -> float:
+    """(b) on librdkafka, the stages' client: the floor of what a stage's Kafka side costs."""
+    from confluent_kafka import Consumer, Producer
+
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"{settings.app_id}-raw-rd",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5,
+                         "enable.idempotence": True, "acks": "all"})
+    consumer.subscribe([settings.topic("cdr.raw")])
+    out, seen, first = settings.topic("bench.passthrough.rd"), 0, None
+    try:
+        while seen < cdrs:
+            messages = [m for m in consumer.consume(5000, 0.5) if m.error() is None]
+            first = first or (time.monotonic() if messages else None)
+            for message in messages:
+                producer.produce(out, message.value(), message.key())
+            seen += len(messages)
+            producer.flush()  # as at-least-once demands: outputs durable before the commit
+            if messages:
+                consumer.commit(asynchronous=False)
+        return seen / (time.monotonic() - first)
+    finally:
+        consumer.close()
 
 
 def empty_faust_agent(settings: Settings, cdrs: int) -> float:

@@ -31,12 +31,15 @@ def bench_rating(prefixes: int, calls: int) -> None:
     run_benchmark(prefixes=prefixes, calls=calls)
 
 
-@click.command("bench-stream", help="CDRs/s through the rating stage beside raw aiokafka and an empty Faust agent.")
+@click.command("bench-stream", help="CDRs/s through the rating stage and the whole worker beside raw aiokafka, "
+                                     "raw librdkafka and an empty Faust agent.")
 @click.option("--cdrs", default=100_000, show_default=True)
-def bench_stream(cdrs: int) -> None:
+@click.option("--before/--no-before", default=True, show_default=True,
+              help="also the whole worker on aiokafka with its rows in a thread (as before issue 14)")
+def bench_stream(cdrs: int, before: bool) -> None:
     from devkit.bench_stream import run
 
-    run(Settings(), cdrs)
+    run(Settings(), cdrs, with_before=before)
 
 
 @click.command("bench-guard", help="Latency from a CDR crossing a balance threshold to its block signal.")

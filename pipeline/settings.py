@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     wire_format: Literal["json", "avro"] = "json"
     # what a worker runs; all by default. A worker of rating only scales the hot path on its own,
     # and the benchmarks measure the rating agent alone with it.
+    # the stages' Kafka client: librdkafka (C, several times less CPU per message) or aiokafka
+    # (pure Python); commands and the API use aiokafka either way. pipeline/runtime/rdkafka.py
+    kafka_client: Literal["librdkafka", "aiokafka"] = "librdkafka"
     roles: frozenset[str] = frozenset({"rate", "charge", "balance", "guard", "clickhouse"})
 
     # hot path batching: Faust's per-event cost is paid once per batch where we can
@@ -42,6 +45,8 @@ class Settings(BaseSettings):
     balance_batch_seconds: float = 0.02
     sink_batch_size: int = 10000
     sink_flush_seconds: float = 1.0
+    # the sink's rows made and inserted by a child process on another core (sinks/rows_process.py)
+    sink_rows_process: bool = True
 
     # calls (by start) and payment ids are remembered this long to charge each once; a CDR that
     # starts earlier is rejected `too_old` (replayable with an explicit override)

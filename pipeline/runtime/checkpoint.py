@@ -27,7 +27,6 @@ import time
 from dataclasses import dataclass, field
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
-from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
@@ -62,7 +61,7 @@ class Stage:
     # > 0: keep reading until batch_size messages or this many seconds (the sink: few, large inserts)
     gather_seconds: float = 0.0
     handles_empty_batches: bool = False  # the guard re-judges accounts whose reference data changed
-    # the broker holds a fetch until this much data or this long (clients.group_consumer): fuller
+    # the broker holds a fetch until this much data or this long (clients.stage_consumer): fuller
     # fetches cost less CPU per message, and add at most fetch_max_wait_ms to each hop
     fetch_min_bytes: int = 1
     fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS
@@ -123,18 +122,16 @@ class Checkpointer:
         self.holding_failed = False  # the stores could not take the partitions assigned: try again
         self.all_failed: tuple[tuple, int] = ((), 0)  # (the batch, tries) whose every message failed
         self.gauged_at = 0.0
+        self.polling_locked = False  # a paused poll made while the batch in hand holds the lock
 
     # --- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
         self.reader = self.clients.reader()  # restores the state stores
-        self.consumer = self.clients.group_consumer(
-            self.stage.name, max_poll_records=self.stage.batch_size,
-            # the same partition numbers of every source go to the same worker: a stage reading
-            # two topics keyed alike (charges and payments by account) sees each key's all
-            partition_assignment_strategy=(RangePartitionAssignor,), large_messages=True,
+        self.consumer = self.clients.stage_consumer(
+            self.stage.name, max_poll_records=self.stage.batch_size, large_messages=True,
             fetch_min_bytes=self.stage.fetch_min_bytes, fetch_max_wait_ms=self.stage.fetch_max_wait_ms,
         )
-        self.producer = self.clients.producer(linger_ms=2)
+        self.producer = self.clients.stage_producer(linger_ms=2)
         await self.reader.start()
         await self.producer.start()
         self.consumer.subscribe(list(self.stage.sources), listener=_Rebalance(self))
@@ -196,6 +193,11 @@ class Checkpointer:
             if self.in_flight is not None:
                 await self._settle(self.in_flight)  # 4: acks, state to disk, flush
                 settled = True
+            if current is not None and not current.acks and current.outputs.stash:
+                # nothing to wait for (the sink's rows): insert now, not after the next gather,
+                # which would hold every batch's rows back by up to a second
+                await self._settle(current)
+                current, settled = None, True
             self.in_flight = current
             if time.monotonic() - self.committed_at >= COMMIT_EVERY:
                 await self._commit_done()  # 5
@@ -356,6 +358,7 @@ class Checkpointer:
         if done:
             return task.result()
         self.consumer.pause(*self.consumer.assignment())
+        self.polling_locked = self.lock.locked()
         try:
             while not task.done():
                 poll = asyncio.ensure_future(self._poll_paused())
@@ -365,10 +368,16 @@ class Checkpointer:
             task.cancel()
             raise
         finally:
+            self.polling_locked = False
             self.consumer.resume(*self.consumer.assignment())
         return task.result()
 
     async def _poll_paused(self) -> None:
+        if getattr(self.consumer, "in_rebalance", False):
+            # librdkafka: this runs inside the consumer's own poll (a rebalance listener settling
+            # a batch), whose thread is busy; the rebalance itself holds the group meanwhile
+            await asyncio.sleep(1.0)
+            return
         try:
             fetched = await self.consumer.getmany(timeout_ms=1000, max_records=1)
         except asyncio.CancelledError:
@@ -403,10 +412,22 @@ class Checkpointer:
             partitions = self.partitions_of[topic] = sorted(await self.producer.partitions_for(topic))
         return partitions
 
+    def _called_from_locked_poll(self) -> bool:
+        """A rebalance listener running inside a paused poll of the batch that holds the lock (a
+        slow flush): waiting for the lock would wait for itself. Only clients that run listeners
+        inside polls (librdkafka, the tests' memory broker) get here; aiokafka runs them apart."""
+        return self.polling_locked and getattr(self.consumer, "rebalances_in_poll", False)
+
     async def revoked(self) -> None:
         if self.metrics is not None:
             for tp in self.consumer.assignment():
                 self.metrics.partition_revoked(self.stage.name, tp.topic, tp.partition)
+        if self._called_from_locked_poll():
+            # only a stage that flushes (the sink, stateless) polls while it holds the lock: what it
+            # has not committed its partitions' new owner reads again, and writes again idempotently;
+            # what it commits later is checked against its assignment then
+            log.warning("%s: partitions revoked during a flush; their last batches will be re-read", self.stage.name)
+            return
         async with self.lock:  # the batch in hand and the one in flight are finished and committed
             try:
                 await self._settle_and_commit()
@@ -415,6 +436,9 @@ class Checkpointer:
                 self.in_flight, self.done = None, {}
 
     async def assigned(self, assigned: set[TopicPartition], raise_errors: bool = False) -> None:
+        if self._called_from_locked_poll():
+            self.holding_failed = True  # taken before the next read, once the lock is free
+            return
         async with self.lock:
             try:
                 numbers = {tp.partition for tp in assigned}

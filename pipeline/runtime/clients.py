@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
 from pipeline.settings import Settings
 from pipeline.topics import LARGE_MESSAGE_BYTES, MESSAGE_BYTES
 # aiokafka's 500 ms default holds back records of partitions still being read
 FETCH_MAX_WAIT_MS = 20
+# the defaults (45 s session) made a killed worker's partitions wait that long for a new owner
+SESSION_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS = 10000, 1000
 
 
 class KafkaClients:
@@ -34,12 +37,55 @@ class KafkaClients:
         return AIOKafkaConsumer(
             **self._common_consumer_options(large_messages, fetch_max_wait_ms),
             group_id=f"{self.settings.app_id}-{group}",
-            # the defaults (45 s session) made a killed worker's partitions wait that long for a new owner
-            session_timeout_ms=10000,
-            heartbeat_interval_ms=1000,
+            session_timeout_ms=SESSION_TIMEOUT_MS,
+            heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
             max_poll_interval_ms=self.settings.max_poll_interval_ms,
             **options,
         )
+
+    def stage_consumer(self, group: str, *, max_poll_records: int, large_messages: bool,
+                       fetch_min_bytes: int, fetch_max_wait_ms: int):
+        """The checkpoint loop's group member (range assignment: a stage reading two topics keyed
+        alike gets the same partition numbers of both), on the client RATING_KAFKA_CLIENT names."""
+        if self.settings.kafka_client == "aiokafka":
+            return self.group_consumer(group, max_poll_records=max_poll_records,
+                                       partition_assignment_strategy=(RangePartitionAssignor,),
+                                       large_messages=large_messages, fetch_min_bytes=fetch_min_bytes,
+                                       fetch_max_wait_ms=fetch_max_wait_ms)
+        from pipeline.runtime.rdkafka import RdConsumer
+        config = {
+            "bootstrap.servers": self.settings.kafka_bootstrap,
+            "group.id": f"{self.settings.app_id}-{group}",
+            "partition.assignment.strategy": "range",  # the same protocol as aiokafka members
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+            "fetch.wait.max.ms": fetch_max_wait_ms,
+            "fetch.min.bytes": fetch_min_bytes,
+            "max.poll.interval.ms": self.settings.max_poll_interval_ms,
+            # librdkafka insists on a session no longer than the poll interval
+            "session.timeout.ms": min(SESSION_TIMEOUT_MS, self.settings.max_poll_interval_ms),
+            "heartbeat.interval.ms": HEARTBEAT_INTERVAL_MS,
+            # a stage's batch is its unit; more than a few batches prefetched is memory for nothing
+            "queued.max.messages.kbytes": 16384,
+        }
+        if large_messages:
+            config.update({"max.partition.fetch.bytes": LARGE_MESSAGE_BYTES, "fetch.max.bytes": LARGE_MESSAGE_BYTES,
+                           "receive.message.max.bytes": LARGE_MESSAGE_BYTES + 65536})
+        return RdConsumer(config)
+
+    def stage_producer(self, *, linger_ms: int = 2):
+        """The checkpoint loop's producer: idempotent, acks=all, as `producer`."""
+        if self.settings.kafka_client == "aiokafka":
+            return self.producer(linger_ms=linger_ms)
+        from pipeline.runtime.rdkafka import RdProducer
+        return RdProducer({
+            "bootstrap.servers": self.settings.kafka_bootstrap,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": linger_ms,
+            "message.max.bytes": MESSAGE_BYTES,
+        })
 
     def reader(self, *, large_messages: bool = False, group: str | None = None,
                uncommitted: bool = False, fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS) -> AIOKafkaConsumer:

@@ -302,3 +302,42 @@ async def test_the_backoff_grows_while_the_same_failure_repeats(broker, make_che
     await cp.start()
     await run_until_committed(cp, broker, {0: 4, 1: 2})
     assert waits == [0.01, 0.02, 0.04]
+
+
+async def test_a_rebalance_inside_the_paused_poll_of_a_slow_flush_does_not_deadlock(broker, make_checkpointer,
+                                                                                     monkeypatch, tmp_path):
+    """librdkafka (and this memory broker) run the rebalance listener inside the poll. The poll a
+    slow flush makes holds the loop's lock, which the listener takes: without care the listener
+    waits for the flush, the flush for the poll, the poll for the listener, and the stage stops."""
+    monkeypatch.setattr(checkpoint_module, "COMMIT_EVERY", 0.0)
+    produce(broker, 6)
+    a_stage = SlowSinkStage(seconds=2.5)
+    a = make_checkpointer(a_stage, state_dir=tmp_path / "a")
+    await a.start()
+    a_task = asyncio.create_task(a.run())
+    for _ in range(400):
+        await asyncio.sleep(0.01)
+        if a.polling_locked:
+            break
+    assert a.polling_locked, "the flush never polled"
+    b_stage = SlowSinkStage(seconds=0.0)
+    b = make_checkpointer(b_stage, state_dir=tmp_path / "b")
+    await b.start()  # the group rebalances: `a` learns of it inside its paused poll
+    b_task = asyncio.create_task(b.run())
+    produce(broker, 6, start=6)
+
+    async def everything_committed():
+        while committed(broker) != {0: 8, 1: 4}:
+            await asyncio.sleep(0.01)
+
+    try:
+        await asyncio.wait_for(everything_committed(), 20)
+    finally:
+        for cp, task in ((a, a_task), (b, b_task)):
+            cp.stopping = True
+            await asyncio.wait_for(task, 10)
+            await cp.stop()
+    assert a.consumer.assignment().isdisjoint(b.consumer.assignment())
+    assert {tp.partition for tp in a.consumer.assignment() | b.consumer.assignment()} == {0, 1}
+    flushed = set(a_stage.flushed) | set(b_stage.flushed)
+    assert flushed == {f"v{i}".encode() for i in range(12)}  # each at least once: re-reads are idempotent

@@ -124,6 +124,12 @@ class MemoryClients:
     def group_consumer(self, group: str, **options) -> "MemoryConsumer":
         return MemoryConsumer(self.broker, group)
 
+    def stage_consumer(self, group: str, **options) -> "MemoryConsumer":
+        return MemoryConsumer(self.broker, group)
+
+    def stage_producer(self, **options) -> "MemoryProducer":
+        return MemoryProducer(self.broker)
+
     def reader(self, **options) -> "MemoryConsumer":
         return MemoryConsumer(self.broker, None)
 
@@ -180,6 +186,8 @@ class _Client:
 
 
 class MemoryConsumer:
+    rebalances_in_poll = True  # as librdkafka: the listener runs inside getmany
+
     def __init__(self, broker: MemoryBroker, group: str | None) -> None:
         self.broker = broker
         self.group = group

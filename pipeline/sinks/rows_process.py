@@ -1,0 +1,172 @@
+"""The sink's rows made and inserted in a process of their own, beside the worker's event loop.
+
+Why: decoding a rated call, mapping it to a row and serialising it for ClickHouse cost ~30 us of
+Python per call, a third of the whole worker's CPU, and all of it under the GIL that the money
+path (rate, charge, balance, guard) needs. In a child process it runs on the other core. An
+insert from a thread of the busy worker was slow too: each of its many socket calls waited up to
+the GIL's 5 ms switch interval to get the GIL back (a 5-row mirror insert took up to 2 s).
+
+The child keeps the rows it made until told to insert them, so only raw payloads cross the pipe
+(bytes, cheap to pickle) and only small answers come back: a batch's refused positions from
+`prepare`, the count inserted from `insert`. The checkpoint loop's order is unchanged: `prepare`
+in the stage's `handle` (refused payloads become dead letters there), `insert` in its `flush`.
+
+A child that dies loses the rows it held: `insert` of a batch it does not hold raises, the loop
+treats that as transient, rewinds to the last commit and prepares the batches again. The child
+dies with the worker (PR_SET_PDEATHSIG), so a SIGKILLed worker leaves no orphan inserting rows.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from pipeline.runtime.checkpoint import TransientError
+from pipeline.settings import Settings
+from pipeline.sinks.batch import Refused, rows_from_payloads
+from pipeline.sinks.clickhouse import ClickHouseWriter
+from pipeline.sinks.reference_rows import MIRRORS, mirror_row
+from pipeline.sinks.rows import COLUMNS
+
+log = logging.getLogger(__name__)
+RATED_TABLE = "rated_calls"
+LOG_FORMAT = "[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s"  # as the worker's (mode's)
+
+
+class RowsLost(TransientError):
+    """The child no longer holds a batch's rows (it was restarted): the checkpoint loop rewinds
+    and reads the batch again, as after any transient failure."""
+
+
+class InsertFailed(Exception):
+    """ClickHouse refused the insert `attempts` times; carries how many tries failed."""
+
+    def __init__(self, message: str, failures: int) -> None:
+        super().__init__(message)
+        self.failures = failures
+
+
+class RowsProcess:
+    """`prepare(payloads) -> (batch id, refused)` and `insert(batch ids) -> (rows, failed tries)`,
+    run by a single child process; both awaitable from the event loop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._pool: ProcessPoolExecutor | None = None
+        self._next_id = 0
+        self.child_pid: int | None = None
+
+    async def start(self) -> None:
+        self._pool = ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("spawn"),  # never fork a process with librdkafka threads
+            initializer=_child_start, initargs=(self.settings.model_dump_json(),))
+        self.child_pid = await self._call(_child_ready)  # imports and connection before the first batch
+
+    async def prepare(self, payloads: list[tuple[int, bytes]]) -> tuple[int, list[Refused]]:
+        """rated_calls rows of cdr.rated payloads ((position, value)), held by the child."""
+        self._next_id += 1
+        refused = await self._call(_child_prepare, self._next_id, payloads)
+        return self._next_id, refused
+
+    async def prepare_mirror(self, topic: str, records: list[tuple]) -> int:
+        """Rows of a reference topic's mirror table, of (key, value, offset, timestamp in s);
+        raises for a bad record, as mirror_row does."""
+        self._next_id += 1
+        await self._call(_child_prepare_mirror, self._next_id, topic, records)
+        return self._next_id
+
+    async def insert(self, batch_ids: list[int], attempts: int) -> tuple[int, int]:
+        return await self._call(_child_insert, batch_ids, attempts)
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        processes = list(getattr(pool, "_processes", {}).values())  # no public way before 3.14
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:  # an insert still retrying is abandoned: read again at start
+            process.terminate()
+
+    async def _call(self, function, *args):
+        if self._pool is None:
+            await self.start()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
+        except BrokenProcessPool as exc:
+            log.warning("the sink's rows process died; starting another (its batches are read again)")
+            self.close()
+            raise RowsLost("the rows process died") from exc
+
+
+# --- in the child ---------------------------------------------------------------------------------
+_settings: Settings | None = None
+_writers: dict[str, ClickHouseWriter] = {}  # table -> its writer
+_held: dict[int, tuple[str, list[tuple]]] = {}  # batch id -> (table, its rows), until inserted
+
+
+def _child_start(settings_json: str) -> None:
+    global _settings
+    try:  # die with the worker: a SIGKILLed parent must not leave a child inserting
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker stops it, not the terminal's ^C
+    _settings = Settings.model_validate_json(settings_json)
+    # the writer's retries go to the worker's log (stderr is inherited), in the worker's format
+    logging.basicConfig(format=LOG_FORMAT, level=_settings.log_level.upper())
+
+
+def _writer(table: str) -> ClickHouseWriter:
+    if table not in _writers:
+        columns = COLUMNS if table == RATED_TABLE else next(m[1] for m in MIRRORS.values() if m[0] == table)
+        _writers[table] = ClickHouseWriter(_settings, table=table, columns=columns)
+    return _writers[table]
+
+
+def _child_ready() -> int:
+    _writer(RATED_TABLE)
+    return os.getpid()
+
+
+def _child_prepare(batch_id: int, payloads: list[tuple[int, bytes]]) -> list[Refused]:
+    rows, refused = rows_from_payloads(payloads)
+    _held[batch_id] = (RATED_TABLE, rows)
+    return refused
+
+
+def _child_prepare_mirror(batch_id: int, topic: str, records: list[tuple]) -> None:
+    _held[batch_id] = (MIRRORS[topic][0], [mirror_row(topic, *record) for record in records])
+
+
+def _child_insert(batch_ids: list[int], attempts: int) -> tuple[int, int]:
+    missing = [b for b in batch_ids if b not in _held]
+    if missing:
+        raise RowsLost(f"batches {missing} are not held (the rows process was restarted)")
+    for stale in [b for b in _held if b < min(batch_ids)]:
+        del _held[stale]  # prepared for a batch the loop dropped (a rewind): never inserted
+    per_table: dict[str, list[tuple]] = {}
+    for b in batch_ids:
+        table, rows = _held[b]
+        per_table.setdefault(table, []).extend(rows)
+    inserted = failures = 0
+
+    def count_failure() -> None:
+        nonlocal failures
+        failures += 1
+
+    for table, rows in per_table.items():
+        writer = _writer(table)
+        writer.on_failure = count_failure
+        try:
+            inserted += writer.write(rows, attempts)
+        except Exception as exc:  # noqa: BLE001 - the parent decides; the rows stay held for a retry
+            raise InsertFailed(f"{table}: {type(exc).__name__}: {str(exc)[:300]}", failures) from None
+    for b in batch_ids:
+        del _held[b]
+    return inserted, failures
