@@ -82,8 +82,8 @@ def run(settings: Settings, cdrs: int, with_before: bool = True) -> dict[str, fl
     raw_rd = results["(c) raw librdkafka consume -> produce"]
     for name, rate in results.items():
         click.echo(f"{name:<42} {rate:>10,.0f} {rate / empty:>8.0%} {rate / raw:>8.0%} {rate / raw_rd:>8.0%}")
-    click.echo(f"\nwhole worker: worker CPU {whole.worker_us_per_cdr:,.0f} us per CDR (a core of its own: "
-               f"~{1e6 / max(whole.worker_us_per_cdr, 1):,.0f} CDR/s); end to end = every CDR's charges applied to "
+    click.echo(f"\nwhole worker: worker CPU {whole.worker_us_per_cdr:,.0f} us per CDR (all its threads and its rows "
+               f"process: ~{1e6 / max(whole.worker_us_per_cdr, 1):,.0f} CDR/s per core it gets); end to end = every CDR's charges applied to "
                f"the balances and every call in ClickHouse, from the moment the ready worker could read them")
     click.echo(f"targets: rating agent >= 10,000 CDR/s and >= 60% of (a); whole worker >= 10,000 CDR/s (issue 14); "
                f"{cdrs} CDRs, same broker, same run")

@@ -80,6 +80,7 @@ class RdConsumer:
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()  # see _blocking
         self._joined = False  # the group answered this member's first join
         self._early: list = []  # records fetched while start() waited for the join
+        self._highwater: dict[TopicPartition, int] = {}  # end offsets seen by the last fetches
         self._consumer: Consumer | None = None
         self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"rdkafka-{config['group.id']}")
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -145,6 +146,8 @@ class RdConsumer:
             log.exception("%s: rebalance listener %s failed", self.config["group.id"], method)
         finally:
             self.in_rebalance = False
+            while not self._jobs.empty():  # a pause or seek asked as the listener ended
+                self._jobs.get().run()
 
     # --- reading --------------------------------------------------------------------------------
     async def getmany(self, *partitions, timeout_ms: int = 0, max_records: int | None = None) -> dict:
@@ -185,40 +188,50 @@ class RdConsumer:
 
     def _fetch(self, count: int, timeout: float) -> list:
         messages = self._consumer.consume(count, 0)
-        if messages or timeout <= 0:
-            return messages
-        first = self._consumer.poll(timeout)  # returns at the first record, unlike consume()
-        if first is None:
-            return []
-        return [first, *self._consumer.consume(count - 1, 0)] if count > 1 else [first]
+        if not messages and timeout > 0:
+            first = self._consumer.poll(timeout)  # returns at the first record, unlike consume()
+            if first is not None:
+                messages = [first, *self._consumer.consume(count - 1, 0)] if count > 1 else [first]
+        for topic, partition in {(m.topic(), m.partition()) for m in messages if m.error() is None}:
+            try:  # remembered here, on the consumer's thread: see highwater()
+                high = self._consumer.get_watermark_offsets(RdPartition(topic, partition), cached=True)[1]
+            except KafkaException:
+                continue
+            if high >= 0:
+                self._highwater[TopicPartition(topic, partition)] = high
+        return messages
 
+    # Nothing below calls librdkafka from the event loop while a rebalance listener runs: during a
+    # rebalance (or close) librdkafka's own calls wait for its group thread, which waits for the
+    # listener, which waits for the event loop (a SIGTERMed worker hung in get_watermark_offsets).
     def assignment(self) -> set[TopicPartition]:
-        # kept here, not asked of librdkafka: its assignment() waits for the group's thread, which
-        # during a rebalance (or close) waits for the listener that asks
         return set(self._assigned)
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        """The end offset as of the last fetch that returned records of it (no request)."""
+        return self._highwater.get(tp)
 
     def pause(self, *tps) -> None:
         if tps:
-            self._consumer.pause([_rd(tp) for tp in tps])
+            self._call(self._consumer.pause, [_rd(tp) for tp in tps])
 
     def resume(self, *tps) -> None:
         if tps:
-            self._consumer.resume([_rd(tp) for tp in tps])
+            self._call(self._consumer.resume, [_rd(tp) for tp in tps])
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
-        self._consumer.seek(_rd(tp, offset))
+        self._call(self._consumer.seek, _rd(tp, offset))
 
     async def seek_to_beginning(self, *tps) -> None:
         for tp in tps or self.assignment():
-            self._consumer.seek(_rd(tp, OFFSET_BEGINNING))
+            self._call(self._consumer.seek, _rd(tp, OFFSET_BEGINNING))
 
-    def highwater(self, tp: TopicPartition) -> int | None:
-        """The end offset as of the last fetch (no request)."""
-        try:
-            _, high = self._consumer.get_watermark_offsets(_rd(tp), cached=True)
-        except KafkaException:
-            return None
-        return high if high >= 0 else None
+    def _call(self, function, *args) -> None:
+        """Now, or, inside a rebalance, on the thread that runs the listener, in order."""
+        if self.in_rebalance:
+            self._jobs.put(_Job(function, args))
+        else:
+            function(*args)
 
     # --- committing -----------------------------------------------------------------------------
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:

@@ -90,6 +90,9 @@ class RowsProcess:
         pool.shutdown(wait=False, cancel_futures=True)
         for process in processes:  # an insert still retrying is abandoned: read again at start
             process.terminate()
+        for process in processes:
+            process.join(5)
+        pool.shutdown(wait=True)  # its queues closed: no semaphores left for the resource tracker
 
     async def _call(self, function, *args):
         if self._pool is None:

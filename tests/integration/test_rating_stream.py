@@ -80,3 +80,42 @@ async def _eq(count_coro, wanted: int) -> bool:
 async def _all_rated(settings, wanted: int):
     rated = await read_all(settings, "cdr.rated")
     return rated if len(rated) >= wanted else None
+
+
+async def test_a_worker_stopped_under_load_hands_over_and_exits_by_itself(settings_factory):
+    """SIGTERM to one of two workers while CDRs flow: it finishes its batches, leaves its groups
+    and exits on its own (a stop that hung was SIGKILLed after 30 s by the caller, its partitions
+    waiting out the session timeout); the other one rates everything, each CDR once."""
+    import signal
+    import subprocess
+
+    from devkit.bench_scale import steady_feed
+
+    settings = settings_factory(partitions=4)
+    await seed_reference(settings)
+    first = start_worker(settings, "w1")
+    second = start_worker(settings, "w2", ready=WORKER_READY)
+    stop = asyncio.Event()
+    feeding = asyncio.create_task(steady_feed(settings, 500, stop))
+    try:
+        await asyncio.sleep(4)
+        second.process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.to_thread(second.process.wait, 60)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"the stopped worker did not exit:\n{second.log_tail()}") from None
+        assert "Closing event loop" in second.log_path.read_text()
+        await asyncio.sleep(2)
+        stop.set()
+        sent = await feeding
+
+        async def every_call_out():
+            out = [m.key for topic in ("cdr.rated", "cdr.rejected") for m in await read_all(settings, topic)]
+            return out if len(set(out)) >= sent else None
+
+        out = await wait_for(every_call_out, 120, f"{sent} calls out", first)
+        assert len(set(out)) == sent and await read_all(settings, "cdr.rejected") == []
+    finally:
+        stop.set()
+        first.stop()
+        second.kill()

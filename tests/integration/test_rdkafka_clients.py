@@ -133,7 +133,10 @@ async def test_a_member_joining_takes_partitions_through_the_listener_inside_the
     try:
         while a.assignment() != everything:
             await a.getmany(timeout_ms=200)
-        await b.start()
+        joining = asyncio.create_task(b.start())  # start() returns once b is in the group, which
+        while not joining.done():  # takes a rebalance that `a` joins in its polls
+            await a.getmany(timeout_ms=100)
+        await joining
         for _ in range(150):  # both poll until the group settles (a revokes, both are assigned)
             await asyncio.gather(a.getmany(timeout_ms=100), b.getmany(timeout_ms=100))
             if a.assignment() and b.assignment() and a.assignment() | b.assignment() == everything:
