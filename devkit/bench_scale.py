@@ -669,7 +669,7 @@ CATEGORIES = (  # a busy sample counts for the first of these that its innermost
 )
 # a sample with one of these in its stack is a thread waiting for work: the event loop in epoll,
 # a pool thread on its queue, a sleep (py-spy --native counts them as active)
-IDLE = ("epoll_wait", "select_epoll_poll", "_queue_SimpleQueue_get", "clock_nanosleep", "Condition.wait (", "sem_timedwait")
+IDLE = ("epoll_wait", "select_epoll_poll", "select_poll_poll", "_queue_SimpleQueue_get", "clock_nanosleep", "Condition.wait (", "sem_timedwait")
 
 
 async def start_py_spy(pid: int, output: Path) -> subprocess.Popen | None:
@@ -714,7 +714,8 @@ def read_profile(path: Path, top: int = 15) -> Profile | None:
         if not stack or not count.isdigit():
             continue
         thread, *frames = stack.split(";")
-        weight, main, idle = int(count), thread.endswith(": MainThread"), any(m in stack for m in IDLE)
+        weight, main = int(count), thread.endswith(": MainThread")
+        idle = any(m in stack for m in IDLE) or _librdkafka_waiting(stack)
         loop += weight if main else 0
         loop_idle += weight if main and idle else 0
         if idle or not frames:
@@ -732,6 +733,14 @@ def read_profile(path: Path, top: int = 15) -> Profile | None:
         top_self=[(name, weight / busy, seen_in[name] / busy) for name, weight in own.most_common(top)],
         shares={name: category[name] / busy for name, _ in (*CATEGORIES, ("everything else", ()))},
     )
+
+
+def _librdkafka_waiting(stack: str) -> bool:
+    """A thread of the librdkafka clients blocked in C (a consumer's poll, the producer's delivery
+    reports), not for the GIL: waiting for the broker, as the event loop in epoll is."""
+    return (any(m in stack for m in ("RdConsumer._fetch", "RdProducer._serve_reports", "RdConsumer._call_listener"))
+            and "take_gil" not in stack
+            and any(w in stack for w in ("pthread_cond_timedwait", "pthread_cond_wait", ";poll (", "epoll_wait")))
 
 
 def _leaf(frames: list[str]) -> str:
@@ -922,7 +931,8 @@ def print_report(report: Report) -> None:
         profile, sampled = report.profile, report.profile_run
         echo(f"\nprofile: 1 worker under py-spy (--native, {PROFILE_HZ} Hz; {sampled.cdr_per_s:,.0f} CDR/s while sampled, "
              f"{profile.samples:,} busy samples): its event loop was busy {profile.loop_busy:.0%} of the time, "
-             f"its other threads (ClickHouse rows and inserts) {profile.other_threads:.2f} of a core more")
+             f"its other Python threads (the librdkafka clients' polls, thread pools) {profile.other_threads:.2f} "
+             f"of a core more; not sampled: librdkafka's own threads (C) and the sink's rows process")
         echo(f"{'self':>6} {'cum':>6}  function (busy samples, all threads)")
         for name, own, cumulative in profile.top_self:
             echo(f"{own:>6.1%} {cumulative:>6.1%}  {name[:110]}")
@@ -947,10 +957,11 @@ def projection(report: Report) -> list[str]:
     lines = [
         f"\nprojection for N cores. Measured here ({report.cores} cores, shared with the broker, ClickHouse and whatever "
         f"else runs): workers -> CDR/s {curve}.",
-        "  Why it bends: a worker is one Python process and the GIL keeps it on one core at most"
+        "  Why it bends: a worker's stages share one Python process, kept on one core at most by the GIL (its "
+        "sink rows process and librdkafka's threads run beside it)"
         + (f"; it is CPU-bound: its event loop never waited for input (busy {report.profile.loop_busy:.0%} of the "
            "profile's samples)" if report.profile else "")
-        + f". The lone worker got {used.get('workers', 0):.2f} of a core while the machine was busy "
+        + f". The lone worker got {used.get('workers', 0):.2f} cores while the machine was busy "
         f"{used.get('machine', 0):.2f} of {report.cores} (broker {used.get('broker', 0):.2f}, ClickHouse "
         f"{used.get('ClickHouse', 0):.2f}, others {used.get('others', 0):.2f}); with {best.workers} workers it was busy "
         f"{best.cores.get('machine', 0):.2f}: the cores ran out, not the partitions or the group. Workers beyond the "
@@ -968,7 +979,7 @@ def projection(report: Report) -> list[str]:
     if per_cdr["workers"] > 0:
         lines.append(
             "  From the CPU a CDR cost in the 1-worker run (" + ", ".join(f"{k} {v:,.0f} us" for k, v in per_cdr.items())
-            + f"): a worker with a core of its own does ~{1e6 / per_cdr['workers']:,.0f} CDR/s; 10,000 CDR/s takes ~"
+            + f"): ~{1e6 / per_cdr['workers']:,.0f} CDR/s per core the workers get; 10,000 CDR/s takes ~"
             + ", ".join(f"{v * 10_000 / 1e6:.1f} cores for the {k}" for k, v in per_cdr.items())
             + f" = {sum(per_cdr.values()) * 10_000 / 1e6:.1f} cores (no contention counted).")
     return lines
