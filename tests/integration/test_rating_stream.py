@@ -119,3 +119,25 @@ async def test_a_worker_stopped_under_load_hands_over_and_exits_by_itself(settin
         stop.set()
         first.stop()
         second.kill()
+
+
+async def test_sigusr1_and_sigusr2_cost_a_running_worker_nothing(settings_factory):
+    """mode's defaults: SIGUSR2 stopped the worker in pdb (no rating, no block signals) and
+    SIGUSR1's task dump failed. A stray signal must leave the worker rating."""
+    import signal
+
+    settings = settings_factory(partitions=2)
+    await seed_reference(settings)
+    worker = start_worker(settings, "signals")
+    try:
+        worker.process.send_signal(signal.SIGUSR1)
+        worker.process.send_signal(signal.SIGUSR2)
+        await wait_for(lambda: "SIGUSR2 ignored" in worker.log_path.read_text(), 30, "the SIGUSR2 line", worker)
+        messages, _ = sample_stream("n-in-n-out", 20)
+        await produce_all(settings, "cdr.raw", messages)
+        await wait_for(lambda: _eq(outputs(settings), len(messages)), 60, "the CDRs sent after the signals", worker)
+        log_text = worker.log_path.read_text()
+        assert "SIGUSR1: the stack of every thread follows" in log_text and "Thread 0x" in log_text
+        assert worker.alive()
+    finally:
+        worker.stop()
