@@ -349,9 +349,6 @@ class RdProducer:
         await asyncio.to_thread(self._poller.join)
         self._producer = None
 
-    async def flush(self) -> None:
-        await asyncio.to_thread(self._producer.flush)
-
     async def partitions_for(self, topic: str) -> set[int]:
         metadata = await asyncio.to_thread(self._producer.list_topics, topic, 30)
         found = metadata.topics.get(topic)

@@ -9,20 +9,16 @@ however long the outage lasts.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from pipeline.runtime.checkpoint import TransientError
 from pipeline.runtime.outputs import Context
-from pipeline.sinks.batch import rows_from_payloads
-from pipeline.sinks.clickhouse import ClickHouseWriter
-from pipeline.sinks.reference_rows import MIRRORS, mirror_row
-from pipeline.sinks.rows_process import InsertFailed, RowsProcess
+from pipeline.sinks.reference_rows import MIRRORS
+from pipeline.sinks.rows_process import RATED_TABLE, InsertFailed, RowsInThread, RowsProcess
 from pipeline.stages.base import PipelineStage
 
 log = logging.getLogger(__name__)
 INSERT_ATTEMPTS = 3  # then the loop's own backoff takes over
-HELD = "held by the rows process"  # a stash entry whose rows the child process holds
 
 
 class SinkClickHouse(PipelineStage):
@@ -40,32 +36,17 @@ class SinkClickHouse(PipelineStage):
         self.batch_seconds = 0.2
         self.gather_seconds = settings.sink_flush_seconds  # ClickHouse wants few, large inserts
         self.metrics = metrics
-        self.calls = ClickHouseWriter(settings)
-        # rows made and inserted in a child process (rows_process.py says why); in a thread if not
-        self.rows_process = RowsProcess(settings) if settings.sink_rows_process else None
-        self.mirrors = {
-            topic: ClickHouseWriter(settings, table=MIRRORS[name][0], columns=MIRRORS[name][1])
-            for topic, name in self.mirrored.items()
-        }
-        for table, writer in (("rated_calls", self.calls), *((MIRRORS[n][0], self.mirrors[t]) for t, n in self.mirrored.items())):
-            writer.on_failure = (lambda table=table: self.metrics.insert_failed(table)) if metrics else None
+        # the rows are made and held by a child process (rows_process.py says why), or in a thread
+        self.rows = RowsProcess(settings) if settings.sink_rows_process else RowsInThread(settings)
 
     async def prepare(self) -> None:
-        if self.rows_process is not None:
-            await self.rows_process.start()
+        await self.rows.start()
 
     async def handle(self, messages: list, ctx: Context) -> None:
         rated = [m for m in messages if m.topic == self.rated_topic]
         if rated:
-            payloads = [(i, m.value) for i, m in enumerate(rated)]
-            if self.rows_process is not None:
-                held, refused = await self.rows_process.prepare(payloads)  # RowsLost: transient
-                ctx.stash((HELD, held))
-            else:
-                # decoding and mapping a second's worth of calls takes tens of ms: off the event
-                # loop, where the money path's stages of this worker wait for their turn
-                rows, refused = await asyncio.to_thread(rows_from_payloads, payloads)
-                ctx.stash((self.rated_topic, rows))
+            held, refused = await self.rows.prepare([(i, m.value) for i, m in enumerate(rated)])  # RowsLost: transient
+            ctx.stash((RATED_TABLE, held))
             for bad in refused:  # written by our rating stage only: a bug, kept as a dead letter
                 ctx.send(*_as_send(self.dead_letter(rated[bad.position], "internal_error", bad.error)))
         mirrored: dict[str, list[tuple]] = {}
@@ -74,46 +55,32 @@ class SinkClickHouse(PipelineStage):
                 mirrored.setdefault(m.topic, []).append((m.key, m.value, m.offset, m.timestamp / 1000))
         for topic, records in mirrored.items():
             name = self.mirrored[topic]
-            if self.rows_process is not None:
-                ctx.stash((HELD, await self.rows_process.prepare_mirror(name, records)))
-            else:
-                ctx.stash((topic, [mirror_row(name, *record) for record in records]))
+            ctx.stash((MIRRORS[name][0], await self.rows.prepare_mirror(name, records)))
 
     async def flush(self, stash: list) -> None:
-        rows: list[tuple] = []
-        held: list[int] = []
-        mirror_rows: dict[str, list[tuple]] = {}
-        for topic, batch in stash:
-            if topic == HELD:
-                held.append(batch)
-            else:
-                (rows if topic == self.rated_topic else mirror_rows.setdefault(topic, [])).extend(batch)
-        try:
-            if held:
-                await self._insert_held(held)
-            if rows:
-                await asyncio.to_thread(self.calls.write, rows, INSERT_ATTEMPTS)
-            for topic, batch in mirror_rows.items():
-                await asyncio.to_thread(self.mirrors[topic].write, batch, INSERT_ATTEMPTS)
-        except Exception as exc:  # noqa: BLE001 - not the rows' fault: rows.py checked them
-            raise TransientError(f"ClickHouse insert failed: {type(exc).__name__}: {str(exc)[:200]}") from exc
+        per_table: dict[str, list[int]] = {}
+        for table, held in stash:
+            per_table.setdefault(table, []).append(held)
+        # in the order the batches were prepared: an insert drops what was prepared before its
+        # first batch and is still held (a batch the loop gave up)
+        for table, held in sorted(per_table.items(), key=lambda item: min(item[1])):
+            await self._insert(table, held)
 
-    async def _insert_held(self, held: list[int]) -> None:
+    async def _insert(self, table: str, held: list[int]) -> None:
         failures = 0
         try:
-            _, failures = await self.rows_process.insert(held, INSERT_ATTEMPTS)
-        except InsertFailed as exc:
-            failures = exc.failures
-            raise
-        finally:  # the tries failed in the child count as the in-thread writer's do
+            _, failures = await self.rows.insert(held, INSERT_ATTEMPTS)
+        except Exception as exc:  # noqa: BLE001 - not the rows' fault: rows.py checked them
+            failures = exc.failures if isinstance(exc, InsertFailed) else failures
+            if isinstance(exc, TransientError):  # RowsLost: the batch is read again
+                raise
+            raise TransientError(f"ClickHouse insert failed: {type(exc).__name__}: {str(exc)[:200]}") from exc
+        finally:
             for _ in range(failures if self.metrics is not None else 0):
-                self.metrics.insert_failed("rated_calls")
+                self.metrics.insert_failed(table)
 
     def close(self) -> None:
-        if self.rows_process is not None:
-            self.rows_process.close()
-        for writer in (self.calls, *self.mirrors.values()):
-            writer.close()  # a writer still retrying gives up; its rows are not committed
+        self.rows.close()  # an insert still retrying gives up; its rows are not committed
 
 
 def _as_send(record):
