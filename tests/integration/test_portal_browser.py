@@ -53,13 +53,21 @@ def browser():
 
 
 def submit(driver, button) -> None:
-    """Click a form's button and wait until the browser has left that page: a click returns
-    before the navigation, and the next get() could otherwise overtake it (the login's cookie)."""
-    from selenium.webdriver.support import expected_conditions
+    """Click a form's button and wait until the next page has loaded: a click returns before the
+    navigation, and the next get() could otherwise overtake it (the login's cookie).
+
+    The old document is marked before the click and the wait is for a complete document without
+    the mark. Asking whether the button went stale is not enough: chromedriver sometimes answers
+    that question, mid-navigation, with "unhandled inspector error" instead of "stale", and any
+    such answer from a page being torn down only means "not yet"."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
+    driver.execute_script("document.documentElement.dataset.leaving = 'yes'")
     button.click()
-    WebDriverWait(driver, 15).until(expected_conditions.staleness_of(button))
+    WebDriverWait(driver, 15, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script(
+            "return document.readyState === 'complete' && !document.documentElement.dataset.leaving"))
 
 
 def shot(driver, name: str) -> None:
