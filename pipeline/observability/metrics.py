@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # the kinds of step failure (issue 9): retried in place, or one message's own (dead-lettered)
-STEP_FAILURE_KINDS = frozenset({"transient", "message"})
+STEP_FAILURE_KINDS = frozenset({"transient", "message", "producer_replaced"})
 
 # a batch is handled in ms; a ClickHouse insert or a rebalance can take seconds
 BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -65,7 +65,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("clickhouse_insert_failures", Counter, "rating_clickhouse_insert_failures_total",
          "ClickHouse inserts that failed (each one is retried).", ("table",)),
     Spec("step_failures", Counter, "rating_step_failures_total",
-         "Exceptions in a stage's step: transient (retried with backoff) or message (dead-lettered).",
+         "Exceptions in a stage's step: transient (retried with backoff), message (dead-lettered) or producer_replaced (a fatal producer error).",
          ("stage", "kind")),
     Spec("state_keys", Gauge, "rating_state_keys",
          "Keys in a stage's state store.", ("stage", "store")),

@@ -395,6 +395,8 @@ class Checkpointer:
         async with self.lock:
             self.in_flight, self.done = None, {}
             try:
+                if getattr(self.producer, "broken", None):
+                    await self._replace_producer()
                 for tp in self.consumer.assignment():
                     committed = await self.consumer.committed(tp)
                     if committed is None:
@@ -404,6 +406,23 @@ class Checkpointer:
                 await self.stage.assigned(set(self.consumer.assignment()))
             except Exception as exc:  # noqa: BLE001 - the next step fails and recovers again
                 log.warning("%s: recovery failed (%s); trying again", self.stage.name, exc)
+
+    async def _replace_producer(self) -> None:
+        """A producer that can never send again (librdkafka's fatal errors: fenced, or its
+        idempotence state broken) is swapped for a new one, with a new producer id. What the old
+        one did not get acknowledged is not committed, so the re-read that follows sends it
+        again: what a worker restart would do, without stopping the worker's other stages."""
+        old = self.producer
+        log.error("%s: producer broken (%s); replacing it and re-reading from the last commit",
+                  self.stage.name, old.broken)
+        self.producer = self.clients.stage_producer(linger_ms=2)
+        await self.producer.start()
+        try:
+            await old.stop()
+        except Exception as exc:  # noqa: BLE001 - it is dropped either way
+            log.warning("%s: the broken producer did not close cleanly: %s", self.stage.name, exc)
+        if self.metrics is not None:
+            self.metrics.step_failed(self.stage.name, "producer_replaced")
 
     # --- partitions -----------------------------------------------------------------------------
     async def _partitions(self, topic: str) -> list[int]:

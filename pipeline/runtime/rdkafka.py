@@ -297,11 +297,13 @@ class _Batch:
 class _Acks:
     """Counts the delivery reports of one batch (on the producer's thread), then resolves its future."""
 
-    __slots__ = ("remaining", "first", "error", "future", "loop")
+    __slots__ = ("remaining", "first", "error", "future", "loop", "outstanding")
 
-    def __init__(self, count: int, future: asyncio.Future, loop) -> None:
+    def __init__(self, count: int, future: asyncio.Future, loop, outstanding: set) -> None:
         self.remaining, self.first, self.error = count, None, None
         self.future, self.loop = future, loop
+        self.outstanding = outstanding  # the producer's batches still waiting for reports
+        outstanding.add(self)
 
     def __call__(self, error, message) -> None:
         if error is not None:
@@ -312,7 +314,13 @@ class _Acks:
                 self.first = offset
         self.remaining -= 1
         if self.remaining == 0:
+            self.outstanding.discard(self)
             self.loop.call_soon_threadsafe(self._resolve)
+
+    def fail(self, error) -> None:
+        """No more reports will come (the producer is broken): fail the batch now."""
+        self.error = self.error or error
+        self.loop.call_soon_threadsafe(self._resolve)
 
     def _resolve(self) -> None:
         if self.future.done():
@@ -328,26 +336,52 @@ class RdProducer:
 
     def __init__(self, config: dict) -> None:
         self.config = config
+        # set on a fatal error (a fenced or broken idempotent producer): this client will never
+        # send again, and the checkpoint loop replaces it (`Checkpointer._recover`)
+        self.broken: str | None = None
         self._producer: Producer | None = None
         self._stopped = threading.Event()
         self._poller: threading.Thread | None = None
+        self._outstanding: set[_Acks] = set()
 
     async def start(self) -> None:
-        self._producer = Producer(self.config)
+        self._producer = Producer({**self.config, "error_cb": self._on_error})
         self._poller = threading.Thread(target=self._serve_reports, name="rdkafka-producer", daemon=True)
         self._poller.start()
 
     def _serve_reports(self) -> None:
         while not self._stopped.is_set():
-            self._producer.poll(0.05)  # delivery reports run their callbacks here
+            try:
+                self._producer.poll(0.05)  # delivery reports and errors run their callbacks here
+            except KafkaException as exc:  # a fatal error is raised here too (seen: fenced)
+                self._on_error(exc.args[0])
+                self._stopped.wait(0.05)
+
+    def _on_error(self, error) -> None:
+        """librdkafka's client-wide errors (on the reports thread). All but fatal ones it retries
+        itself (a broker down), and logs them itself too."""
+        if not error.fatal():
+            return
+        if self.broken is None:
+            self.broken = str(error)
+            log.error("producer: fatal error, this client can never send again: %s", error)
+        # reports of what it still held may never come: a batch waiting for them would hold its
+        # stage for ever instead of failing into the loop's recovery
+        for acks in list(self._outstanding):
+            self._outstanding.discard(acks)
+            acks.fail(error)
 
     async def stop(self) -> None:
         if self._producer is None:
             return
-        await asyncio.to_thread(self._producer.flush, 30)
-        self._stopped.set()
-        await asyncio.to_thread(self._poller.join)
-        self._producer = None
+        try:
+            if self.broken is not None:  # nothing it holds can be delivered: do not wait for it
+                self._producer.purge()
+            await asyncio.to_thread(self._producer.flush, 0 if self.broken is not None else 30)
+        finally:
+            self._stopped.set()
+            await asyncio.to_thread(self._poller.join)
+            self._producer = None
 
     async def partitions_for(self, topic: str) -> set[int]:
         metadata = await asyncio.to_thread(self._producer.list_topics, topic, 30)
@@ -365,7 +399,7 @@ class RdProducer:
         if not batch.records:
             future.set_result(RecordMetadata(-1))
             return future
-        acks = _Acks(len(batch.records), future, loop)
+        acks = _Acks(len(batch.records), future, loop, self._outstanding)
         produce = self._producer.produce
         for key, value, headers in batch.records:
             while True:
@@ -374,4 +408,9 @@ class RdProducer:
                     break
                 except BufferError:  # librdkafka's queue is full: let it drain
                     await asyncio.sleep(0.01)
+                except KafkaException as exc:
+                    self._outstanding.discard(acks)
+                    future.cancel()  # nobody will await it: the batch fails here
+                    self._on_error(exc.args[0])
+                    _raise(exc.args[0], f"send to {topic}[{partition}]")
         return future

@@ -150,3 +150,40 @@ async def test_a_member_joining_takes_partitions_through_the_listener_inside_the
         await asyncio.wait_for(b.stop(), 30)
         await asyncio.wait_for(a.stop(), 30)
     assert b_events.events[-1][0] == "revoked"  # the stop ran the listener, and did not hang
+
+
+async def test_a_fatal_error_from_the_broker_marks_the_producer_broken(settings_factory):
+    """A fatal error (here: fenced by a newer producer with its transactional id, which the
+    broker answers with a fatal error) must be visible to the checkpoint loop, which then
+    replaces the producer (tests/runtime: ...broken_for_good_is_replaced...); left unseen, the
+    stage retried for ever with a client that can never send again."""
+    from confluent_kafka import Producer
+
+    from pipeline.runtime.rdkafka import RdKafkaError, RdProducer
+
+    settings = settings_factory(partitions=1)
+    topic = settings.topic("rd-fatal")
+    await create_topics(settings, {topic: 1})
+    config = {"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True, "acks": "all",
+              "transactional.id": f"{settings.app_id}-fenced"}
+    fenced = RdProducer(config)
+    await fenced.start()
+    newer = Producer(config)
+    try:
+        await asyncio.to_thread(fenced._producer.init_transactions, 30)
+        fenced._producer.begin_transaction()
+        await send(fenced, topic, 0, [b"before"])  # it could send until ...
+        assert fenced.broken is None
+        await asyncio.to_thread(newer.init_transactions, 30)  # ... a newer producer took its id
+        try:
+            await asyncio.wait_for(send(fenced, topic, 0, [b"after"]), 30)
+        except RdKafkaError:
+            pass  # refused at once, or its delivery failed: either way, never sent
+        for _ in range(100):
+            if fenced.broken is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert fenced.broken is not None and "fenced" in fenced.broken.lower(), fenced.broken
+        await asyncio.wait_for(fenced.stop(), 10)  # stopping does not wait for what can never go
+    finally:
+        await asyncio.to_thread(newer.flush, 5)

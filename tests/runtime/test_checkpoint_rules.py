@@ -341,3 +341,21 @@ async def test_a_rebalance_inside_the_paused_poll_of_a_slow_flush_does_not_deadl
     assert {tp.partition for tp in a.consumer.assignment() | b.consumer.assignment()} == {0, 1}
     flushed = set(a_stage.flushed) | set(b_stage.flushed)
     assert flushed == {f"v{i}".encode() for i in range(12)}  # each at least once: re-reads are idempotent
+
+
+async def test_a_producer_broken_for_good_is_replaced_and_nothing_is_lost_or_counted_twice(
+        broker, make_checkpointer, monkeypatch):
+    # librdkafka's fatal errors (fenced, idempotence state broken) leave a producer that never
+    # sends again: retrying with it would stall the stage until someone restarts the worker
+    monkeypatch.setattr(checkpoint_module, "BACKOFF_FIRST", 0.01)
+    produce(broker, 10)
+    cp = make_checkpointer(CountingStage())
+    await cp.start()
+    await run_steps(cp, 1)  # the first batch handled and sent, not yet settled or committed
+    broken = cp.producer
+    broken.broken = "KafkaError{FATAL,code=_FATAL,str=fenced (injected)}"
+    produce(broker, 10, start=10)
+    await run_until_committed(cp, broker, {0: 13, 1: 7})
+    assert cp.producer is not broken
+    assert committed(broker) == {0: 13, 1: 7}
+    assert counted(broker) == {b"k0": 7, b"k1": 7, b"k2": 6}

@@ -155,6 +155,7 @@ class _Batch:
 class MemoryProducer:
     def __init__(self, broker: MemoryBroker) -> None:
         self.broker = broker
+        self.broken: str | None = None  # as RdProducer after a fatal error: it never sends again
 
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
@@ -167,6 +168,8 @@ class MemoryProducer:
         return _Batch()
 
     async def send_batch(self, batch: _Batch, topic: str, *, partition: int) -> asyncio.Future:
+        if self.broken is not None:
+            raise KafkaConnectionError(f"memory broker: producer broken ({self.broken})")
         return self.broker._submit(TopicPartition(topic, partition), batch.records)
 
     async def send(self, topic, value=None, key=None, partition=None, headers=None, **_) -> asyncio.Future:
