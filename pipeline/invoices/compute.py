@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Iterable, Sequence
 
+DID_RECEIVED, DID_CALLED = "did:", "did-in:"  # a DID's line keys, from pipeline/invoices/queries.py
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
 
@@ -66,6 +67,11 @@ class InvoiceAmounts:
 
 
 def destination_description(usage: DestinationUsage) -> str:
+    # a DID's lines (pipeline/invoices/queries.py): the calls it received, or the calls made to it
+    if usage.prefix.startswith(DID_RECEIVED):
+        return f"DID {usage.prefix[len(DID_RECEIVED):]}: calls received"
+    if usage.prefix.startswith(DID_CALLED):
+        return f"Calls to DID {usage.prefix[len(DID_CALLED):]}"
     if usage.name:
         return f"{usage.name} ({usage.prefix})" if usage.prefix else usage.name
     return f"Prefix {usage.prefix}" if usage.prefix else "Other destinations"

@@ -28,7 +28,7 @@ def run_query(settings: Settings, query: queries.Query) -> list[tuple]:
 
 async def account_usage(settings: Settings, customer: Customer, start: datetime, end: datetime) -> list[UsageRow]:
     query = queries.account_usage(settings.clickhouse_database, customer.type, customer.account, start, end)
-    return _usage_rows(await asyncio.to_thread(run_query, settings, query))
+    return _usage_rows(row[1:] for row in await asyncio.to_thread(run_query, settings, query))
 
 
 async def tariff_currencies(settings: Settings) -> dict[str, str]:

@@ -12,10 +12,14 @@ from decimal import Decimal
 import orjson
 
 from pipeline.control_topic import account_states, current_balances
+from pipeline.invoices.issuer import publish_issuer
+from pipeline.invoices.period import Period
+from pipeline.invoices.service import issue_invoice
 from pipeline.reference_apply import publish, read_files, refuse_broken
 from pipeline.rerate.run import load_book
 from pipeline.sinks.clickhouse import connect
 from pipeline.topic_io import produce_all
+from tests.fixtures.invoices.seed import ADMIN, RESELLER
 from tests.integration.kit import seed_reference, start_worker, wait_for
 
 DID = "37052000001"
@@ -67,6 +71,16 @@ async def test_calls_to_a_did_are_priced_charged_and_stored_for_every_party(sett
         await asyncio.sleep(2)
         balances = await current_balances(settings)
         assert (balances["u1"], balances["r1"], balances["u2"]) == (Decimal("-1.6"), Decimal("-1.0"), Decimal("-0.1"))
+
+        # each one's invoice (ClickHouse 18.16 here) is what his balance was charged: u1 his DID,
+        # u2 his call to it, r1 what he pays the admin for his user's DID
+        await publish_issuer(settings, ADMIN)
+        await publish_issuer(settings, RESELLER)
+        for account, line in (("u1", f"DID {DID}: calls received"), ("u2", f"Calls to DID {DID}"),
+                              ("r1", f"DID {DID}: calls received")):
+            invoice = await issue_invoice(settings, account, Period(2026, 11), draft=True)
+            assert invoice.subtotal == -balances[account], (account, invoice.lines)
+            assert [(l.description, l.calls) for l in invoice.lines] == [(line, 2 if account != "u2" else 1)]
 
         # u1 is prepaid and now below 0: blocked; his DID costs him 0.8/min, so it is blocked too
         # (once the guard stage hands GuardState the DIDs: the lead's change)

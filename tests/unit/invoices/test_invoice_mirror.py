@@ -6,10 +6,10 @@ from decimal import Decimal
 import pytest
 
 from pipeline.invoices.mirror import COLUMNS, invoice_row
-from pipeline.sinks.migrate import load_migrations, render
+from tests.unit.chdb_kit import migrated_session, rows_of
 from tests.unit.invoices.examples import example_invoice
 
-chdb_session = pytest.importorskip("chdb.session")
+pytest.importorskip("chdb.session")
 
 
 def sql_literal(value) -> str:
@@ -23,11 +23,7 @@ def sql_literal(value) -> str:
 
 @pytest.fixture(scope="module")
 def chdb(tmp_path_factory):
-    session = chdb_session.Session(str(tmp_path_factory.mktemp("chdb")))
-    session.query("CREATE DATABASE IF NOT EXISTS dialect")
-    [migration] = [m for m in load_migrations() if m.name == "0005_invoices"]
-    for statement in migration.statements:
-        session.query(render(statement, "dialect"))
+    session = migrated_session(tmp_path_factory.mktemp("chdb"), "dialect", only="0005_invoices")
     yield session
     session.close()
 
@@ -35,10 +31,6 @@ def chdb(tmp_path_factory):
 def insert(session, invoice) -> None:
     values = ", ".join(sql_literal(v) for v in invoice_row(invoice))
     session.query(f"INSERT INTO dialect.invoices ({', '.join(COLUMNS)}) VALUES ({values})")
-
-
-def rows_of(session, sql: str) -> list[list[str]]:
-    return [line.split("\t") for line in str(session.query(sql, "TSV")).splitlines()]
 
 
 def test_a_row_has_a_value_per_column_and_one_array_element_per_line():

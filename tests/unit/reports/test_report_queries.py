@@ -7,10 +7,9 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from clickhouse_driver.util.escape import escape_params
 
 from pipeline.reports import queries
-from pipeline.sinks.migrate import load_migrations, render
+from tests.unit.chdb_kit import migrated_session, run
 from tests.unit.reports.report_seed import EXPECTED_PROFIT, PERIOD, REDELIVERED, ROWS
 from tests.unit.sinks.rated_example import literal_insert
 
@@ -48,25 +47,16 @@ def test_nonsense_is_refused_before_any_sql_runs():
 
 # --- the same SQL on current ClickHouse, in process -------------------------------------------
 
-chdb_session = pytest.importorskip("chdb.session")
+pytest.importorskip("chdb.session")
 
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory):
-    session = chdb_session.Session(str(tmp_path_factory.mktemp("chdb")))
-    session.query("CREATE DATABASE IF NOT EXISTS rating")
-    for migration in load_migrations():
-        for statement in migration.statements:
-            session.query(render(statement, "rating"))
+    session = migrated_session(tmp_path_factory.mktemp("chdb"), "rating")
     session.query(literal_insert("rating", ROWS))
     session.query(literal_insert("rating", REDELIVERED))
     yield session
     session.close()
-
-
-def run(session, query: queries.Query) -> list[list[str]]:
-    sql = query.sql % escape_params(query.params, None)  # what clickhouse-driver sends
-    return [line.split("\t") for line in str(session.query(sql, "TSV")).splitlines()]
 
 
 def test_calls_of_a_reseller_are_his_only_once_each_and_in_the_period(seeded):

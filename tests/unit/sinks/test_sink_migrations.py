@@ -8,24 +8,17 @@ import pytest
 
 from pipeline.sinks.migrate import apply_migrations, load_migrations, render, split_statements
 from pipeline.sinks.rows import row_from_record
+from tests.unit.chdb_kit import migrated_session, rows_of
 from tests.unit.sinks.rated_example import example_record, literal_insert
 
-chdb_session = pytest.importorskip("chdb.session")
+pytest.importorskip("chdb.session")
 
 
 @pytest.fixture(scope="module")
 def chdb(tmp_path_factory):
-    session = chdb_session.Session(str(tmp_path_factory.mktemp("chdb")))
-    session.query("CREATE DATABASE IF NOT EXISTS dialect")
-    for migration in load_migrations():
-        for statement in migration.statements:
-            session.query(render(statement, "dialect"))  # raises on any dialect error
+    session = migrated_session(tmp_path_factory.mktemp("chdb"), "dialect")
     yield session
     session.close()
-
-
-def rows_of(session, sql: str) -> list[list[str]]:
-    return [line.split("\t") for line in str(session.query(sql, "TSV")).splitlines()]
 
 
 def insert_example(session, **changes) -> None:
