@@ -49,6 +49,12 @@ class InsertFailed(Exception):
         super().__init__(message)
         self.failures = failures
 
+    def __reduce__(self):
+        # raised in the child and pickled to the parent: by default an exception is rebuilt from
+        # its args alone, which failed here, and ProcessPoolExecutor took the failed unpickling for
+        # a dead child; every failed insert then cost a new child process (seconds under load)
+        return type(self), (str(self), self.failures)
+
 
 class _Rows:
     """What the sink calls, wherever the rows are made: `prepare(payloads) -> (batch id, refused)`,

@@ -17,7 +17,7 @@ from pipeline.runtime.checkpoint import TransientError
 from pipeline.settings import REPO_ROOT
 from pipeline.sinks.clickhouse import connect
 from pipeline.sinks.migrate import migrate
-from pipeline.sinks.rows_process import RowsLost, RowsProcess
+from pipeline.sinks.rows_process import InsertFailed, RowsLost, RowsProcess
 from tests.unit.sinks.rated_example import example_json, example_payload
 
 pytestmark = pytest.mark.clickhouse
@@ -78,6 +78,25 @@ async def test_batches_prepared_before_a_rewind_are_dropped_not_inserted(rows):
         await process.insert([dropped], attempts=3)
 
 
+async def test_an_insert_clickhouse_refuses_is_an_insert_failure_and_the_child_keeps_its_rows(settings_factory):
+    settings = settings_factory()
+    migrate(settings)
+    down = settings.model_copy(update={"clickhouse_url": "clickhouse://127.0.0.1:1/" + settings.clickhouse_database})
+    process = RowsProcess(down)  # a ClickHouse that is not there: every try refused
+    await process.start()
+    try:
+        child = process.child_pid
+        batch, _ = await process.prepare([(0, example_payload(call_id="kept"))])
+        with pytest.raises(InsertFailed) as failed:  # not RowsLost: the child did not die
+            await process.insert([batch], attempts=2)
+        assert failed.value.failures == 2 and "rated_calls" in str(failed.value)
+        assert process.child_pid == child and _alive(child)
+        with pytest.raises(InsertFailed):  # the rows are still held for the next try
+            await process.insert([batch], attempts=1)
+    finally:
+        process.close()
+
+
 def test_a_sigkilled_worker_leaves_no_rows_process_behind(settings_factory, tmp_path):
     settings = settings_factory()
     script = tmp_path / "parent.py"
@@ -93,7 +112,8 @@ def test_a_sigkilled_worker_leaves_no_rows_process_behind(settings_factory, tmp_
         "if __name__ == '__main__':  # spawn imports this file again in the child\n"
         "    asyncio.run(main())\n")
     parent = subprocess.Popen([sys.executable, str(script), settings.model_dump_json()], cwd=REPO_ROOT,
-                              stdout=subprocess.PIPE, text=True)
+                              stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})  # a script's path is its own dir
     child = int(parent.stdout.readline())
     assert _alive(child)
     parent.send_signal(signal.SIGKILL)
