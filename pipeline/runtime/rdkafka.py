@@ -359,8 +359,9 @@ class RdProducer:
 
     def _on_error(self, error) -> None:
         """librdkafka's client-wide errors (on the reports thread). All but fatal ones it retries
-        itself (a broker down), and logs them itself too."""
+        itself (a broker down); with this callback set it no longer logs them itself."""
         if not error.fatal():
+            log.warning("producer: %s", error)
             return
         if self.broken is None:
             self.broken = str(error)
