@@ -185,6 +185,8 @@ async def test_a_restarted_worker_restores_only_the_changelog_tail(settings_fact
         worker.stop()
     again = start_worker(settings, "second")
     try:
+        # ready is the guard's word; the charge stage may still be taking its partitions
+        again.wait_until_logged("charged_calls: partitions", timeout=60)
         log = again.log_path.read_text()
         # 300 calls are on disk already: at most a few records were read back from the changelog
         restored = [line for line in log.splitlines() if "charged_calls: partitions" in line]
