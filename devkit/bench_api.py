@@ -1,6 +1,8 @@
 """bench-api: p50/p99 of a reseller's calls page and stats page with N calls in ClickHouse, and API
 write throughput, each beside the same work done raw in the same run (clickhouse-driver for the
-reads, reference_apply.publish for the writes).
+reads, reference_apply.publish for the writes). The same two queries on the same calls also run on
+current ClickHouse (chdb, in process, on the same cores): the local server is 18.16, production's is
+24+, and the pages' cost is in ClickHouse's FINAL.
 
 Everything goes to a scratch topic prefix and ClickHouse database, dropped at the end. The API runs
 as in production (uvicorn, the Kafka follower, ClickHouse) and is called over HTTP.
@@ -13,6 +15,7 @@ import asyncio
 import random
 import socket
 import statistics
+import tempfile
 import threading
 import time
 import uuid
@@ -134,8 +137,9 @@ def run(settings: Settings, calls: int, requests: int, writes: int, progress: Ca
         period = Period(today - timedelta(days=DAYS), today)
         query = f"from={period.first}&to={period.last}"
         scope = Scope("reseller", "r1")
-        raw_calls = queries.calls(database, scope, period, 100, 0)
-        raw_stats = queries.stats(database, scope, period, True)
+        pages = {"calls page": lambda db: queries.calls(db, scope, period, 100, 0),
+                 "stats page": lambda db: queries.stats(db, scope, period, True)}
+        raw_calls, raw_stats = (page(database) for page in pages.values())
         with serving(production_app(scratch, ApiConfig(secret="bench"))) as base, httpx.Client(
                 base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
             def page(url: str) -> Callable[[], object]:
@@ -153,6 +157,16 @@ def run(settings: Settings, calls: int, requests: int, writes: int, progress: Ca
             for name, action in measured.items():
                 results[name] = percentiles(timed(action, requests))
                 report({name: results[name]}, progress)
+            with current_clickhouse(calls, pages, progress) as current:
+                for name, action in current.items():
+                    results[name] = percentiles(timed(action, requests))
+                    report({name: results[name]}, progress)
+                if current:  # both servers measured the same work: the same page of the same calls
+                    here = [row[2] for row in client.execute(raw_calls.sql, raw_calls.params)]
+                    there = [line.split("\t")[2] for line in str(next(iter(current.values()))()).splitlines()]
+                    same = "calls page: the same calls on both servers"
+                    results[same] = bool(here) and here == there
+                    report({same: results[same]}, progress)
 
             started = time.perf_counter()
             for number in range(writes):
@@ -173,12 +187,58 @@ def run(settings: Settings, calls: int, requests: int, writes: int, progress: Ca
 
 
 
+@contextmanager
+def current_clickhouse(calls: int, pages: dict, progress: Callable[[str], None]):
+    """The pages' raw queries (name -> query of a database) as actions on current ClickHouse
+    (chdb) holding the same calls, for the `with` block; none without chdb."""
+    try:
+        from chdb.session import Session
+    except ImportError:
+        progress("chdb is not installed: no figures for current ClickHouse")
+        yield {}
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-api-chdb-") as directory:
+        session = Session(directory)
+        try:
+            yield _chdb_pages(session, calls, pages, progress)
+        finally:
+            session.close()
+
+
+def _chdb_pages(session, calls: int, pages: dict, progress: Callable[[str], None]) -> dict[str, Callable[[], object]]:
+    from clickhouse_driver.util.escape import escape_params
+
+    from pipeline.sinks.migrate import schema_statements
+
+    for statement in schema_statements("rating"):
+        session.query(statement)
+    started = time.perf_counter()
+    for rows in call_rows(calls):
+        session.query(f"INSERT INTO rating.rated_calls ({', '.join(COLUMNS)}) FORMAT CSV\n"
+                      + "\n".join(",".join(_csv(value) for value in row) for row in rows))
+    progress(f"{calls:,} calls inserted into current ClickHouse (chdb) in {time.perf_counter() - started:.1f} s")
+    actions = {}
+    for name, page in pages.items():
+        query = page("rating")
+        sql = query.sql % escape_params(query.params, None)  # what clickhouse-driver would send
+        actions[f"{name} (raw, current ClickHouse: chdb)"] = lambda sql=sql: session.query(sql, "TSV")
+    return actions
+
+
+def _csv(value) -> str:
+    if isinstance(value, datetime):
+        return value.strftime('"%Y-%m-%d %H:%M:%S"')
+    return f'"{value}"' if isinstance(value, str) else str(value)
+
+
 def report(results: dict, progress: Callable[[str], None] = print) -> None:
     for name, value in results.items():
-        if isinstance(value, tuple):
-            progress(f"{name:<40} p50 {value[0]:8.1f} ms   p99 {value[1]:8.1f} ms")
+        if isinstance(value, bool):
+            progress(f"{name:<44} {'yes' if value else 'NO'}")
+        elif isinstance(value, tuple):
+            progress(f"{name:<44} p50 {value[0]:8.1f} ms   p99 {value[1]:8.1f} ms")
         else:
-            progress(f"{name:<40} {value:8.1f}")
+            progress(f"{name:<44} {value:8.1f}")
 
 
 def main() -> None:

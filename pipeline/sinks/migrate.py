@@ -54,6 +54,17 @@ def render(statement: str, database: str) -> str:
     return statement.replace("{database}", database)
 
 
+def schema_statements(database: str, only: str | None = None) -> list[str]:
+    """The database and every migration's statements (or only the one named), in order, for a
+    server that keeps no record of them (current ClickHouse in process: chdb, in tests and
+    bench-api)."""
+    statements = [render("CREATE DATABASE IF NOT EXISTS {database}", database)]
+    for migration in load_migrations():
+        if only is None or migration.name == only:
+            statements += [render(statement, database) for statement in migration.statements]
+    return statements
+
+
 def apply_migrations(execute: Execute, database: str, migrations: list[Migration]) -> list[str]:
     """Create the database and apply the migrations not yet recorded; returns the names applied."""
     execute(render("CREATE DATABASE IF NOT EXISTS {database}", database))

@@ -7,18 +7,15 @@ from pathlib import Path
 import pytest
 from clickhouse_driver.util.escape import escape_params
 
-from pipeline.sinks.migrate import load_migrations, render
+from pipeline.sinks.migrate import schema_statements
 
 
 def migrated_session(path: Path, database: str, only: str | None = None):
     """A chdb session with `database` and the schema's migrations (only the one named `only`)."""
     chdb_session = pytest.importorskip("chdb.session")
     session = chdb_session.Session(str(path))
-    session.query(f"CREATE DATABASE IF NOT EXISTS {database}")
-    for migration in load_migrations():
-        if only is None or migration.name == only:
-            for statement in migration.statements:
-                session.query(render(statement, database))  # raises on any dialect error
+    for statement in schema_statements(database, only):
+        session.query(statement)  # raises on any dialect error
     return session
 
 
