@@ -116,7 +116,7 @@ async def raw_passthrough(settings: Settings, cdrs: int) -> float:
 
 
 def raw_rdkafka_passthrough(settings: Settings, cdrs: int) -> float:
-    """(b) on librdkafka, the stages' client: the floor of what a stage's Kafka side costs."""
+    """(c): (b) on librdkafka, the stages' client: the floor of what a stage's Kafka side costs."""
     from confluent_kafka import Consumer, Producer
 
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"{settings.app_id}-raw-rd",

@@ -31,11 +31,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # cdr.rated and the internal topics: "json" or "avro" (pipeline/schemas/wire.py says why json)
     wire_format: Literal["json", "avro"] = "json"
-    # what a worker runs; all by default. A worker of rating only scales the hot path on its own,
-    # and the benchmarks measure the rating agent alone with it.
     # the stages' Kafka client: librdkafka (C, several times less CPU per message) or aiokafka
     # (pure Python); commands and the API use aiokafka either way. pipeline/runtime/rdkafka.py
     kafka_client: Literal["librdkafka", "aiokafka"] = "librdkafka"
+    # what a worker runs; all by default. A worker of rating only scales the hot path on its own,
+    # and the benchmarks measure the rating agent alone with it.
     roles: frozenset[str] = frozenset({"rate", "charge", "balance", "guard", "clickhouse"})
 
     # hot path batching: Faust's per-event cost is paid once per batch where we can

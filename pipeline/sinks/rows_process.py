@@ -21,6 +21,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import pickle
 import signal
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -50,9 +51,8 @@ class InsertFailed(Exception):
         self.failures = failures
 
     def __reduce__(self):
-        # raised in the child and pickled to the parent: by default an exception is rebuilt from
-        # its args alone, which failed here, and ProcessPoolExecutor took the failed unpickling for
-        # a dead child; every failed insert then cost a new child process (seconds under load)
+        # raised in the child and pickled to the parent, where an exception is rebuilt from its
+        # args alone by default: `failures` must cross too (_in_child would cross only the text)
         return type(self), (str(self), self.failures)
 
 
@@ -216,4 +216,13 @@ def _child_start(settings_json: str) -> None:
 
 
 def _in_child(method: str, *args):
-    return getattr(_rows, method)(*args)
+    try:
+        return getattr(_rows, method)(*args)
+    except Exception as exc:
+        try:
+            pickle.loads(pickle.dumps(exc))
+        except Exception:  # noqa: BLE001 - whatever the reason, it cannot cross the pipe
+            # the parent would take a failed unpickling for a dead child (RowsLost: the batch read
+            # again, and failing again, for ever); its type and message cross instead
+            raise RuntimeError(f"{type(exc).__name__}: {exc}") from None
+        raise
