@@ -117,9 +117,30 @@ def bench_scale(workers: str, cdrs: int, partitions: int, profile: bool, pauses:
     run(Settings(), counts, cdrs, partitions, profile, pauses, pause_rate, pause_settle, json_path)
 
 
+@click.command("bench-auth", help="POST /v1/authorize latency at the client while the worker rates CDRs, beside the "
+                                   "broker's round trip; throughput, live holds, and the overspend storm.")
+@click.option("--rates", default="100,1000", show_default=True, help="authorizations/s to measure, comma-separated")
+@click.option("--seconds", type=click.FloatRange(1), default=10.0, show_default=True, help="per rate")
+@click.option("--background-rate", type=click.IntRange(0), default=10_000, show_default=True,
+              help="other CDRs/s sent to the worker meanwhile")
+@click.option("--holds", type=click.IntRange(0), default=100_000, show_default=True,
+              help="live holds placed, then the worker killed and restarted (0: skip)")
+@click.option("--storm", "storm_calls", type=click.IntRange(0), default=2000, show_default=True,
+              help="calls in the overspend storm (0: skip)")
+def bench_auth(rates: str, seconds: float, background_rate: int, holds: int, storm_calls: int) -> None:
+    from devkit.bench_auth import run
+
+    try:
+        values = [int(n) for n in rates.split(",") if n.strip()]
+    except ValueError:
+        raise click.BadParameter("a comma-separated list of numbers, e.g. 100,1000", param_hint="--rates") from None
+    run(Settings(), values, seconds, background_rate, holds, storm_calls)
+
+
 def register(group: click.Group) -> None:
     from devkit.bench_invoices import bench_invoices
     from devkit.bench_rerate import command as bench_rerate
 
-    for command in (demo, bench_rating, bench_stream, bench_guard, bench_sink, bench_state, bench_invoices, bench_switch, bench_api, bench_scale, bench_rerate()):
+    for command in (demo, bench_rating, bench_stream, bench_guard, bench_sink, bench_state, bench_invoices, bench_switch,
+                    bench_api, bench_scale, bench_auth, bench_rerate()):
         group.add_command(command)

@@ -1,5 +1,6 @@
 """A Kamailio of its own (as `deploy/local/up --switch` starts it, on free ports), a SIPp UAS
-upstream, the adapter and the controller, for the switch tests and `bench-switch`."""
+upstream, the adapter and the controller, for the switch tests and `bench-switch`; with an
+`Authorization`, also the bridge that asks POST /v1/authorize about every INVITE."""
 from __future__ import annotations
 
 import os
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.adapters.kamailio_rpc import KamailioRpc
@@ -18,6 +20,9 @@ from pipeline.settings import REPO_ROOT, Settings
 KAMAILIO_DIR = REPO_ROOT / "deploy" / "kamailio"
 SIPP = KAMAILIO_DIR / "sipp"
 DST = "37060000001"
+# what kamailio.cfg logs when the authorization bridge says hello, and when it goes
+BRIDGE_CONNECTED = "authorize: bridge connected"
+BRIDGE_GONE = "authorize: bridge disconnected"
 
 
 def _free_udp_port() -> int:
@@ -26,16 +31,37 @@ def _free_udp_port() -> int:
         return sock.getsockname()[1]
 
 
+def _free_tcp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def _kamailio_binary() -> str:
     return shutil.which("kamailio") or "/usr/sbin/kamailio"
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """Kamailio asks the API at `api_url` (with `token`) before each call (kamailio.cfg WITH_AUTHORIZE)."""
+
+    api_url: str
+    token: str
+    fail_policy: str = "deny"  # when billing does not answer: "deny" or "allow"
+    fail_max_seconds: int = 600  # an "allow"ed call's limit then
+    wait_seconds: int = 4  # Kamailio's watchdog; the bridge's own timeout must stay below it
+    bridge_timeout: float = 3.0
 
 
 class Switch:
     """Kamailio + UAS + adapter + controller for one test; every process is stopped at the end."""
 
-    def __init__(self, settings: Settings, server: str) -> None:
+    def __init__(self, settings: Settings, server: str, authorization: Authorization | None = None) -> None:
         self.settings = settings
         self.server = server
+        self.authorization = authorization
+        self.evapi_port = _free_tcp_port() if authorization else None
+        self.bridge: subprocess.Popen | None = None
         # a unix socket path must stay under 108 bytes: a short directory of its own
         self.dir = Path(tempfile.mkdtemp(prefix="kam", dir="/tmp"))
         self.sip_port = _free_udp_port()
@@ -56,6 +82,8 @@ class Switch:
         self.adapter = self._python(["adapter", "kamailio", "--from-file", str(self.log),
                                      "--state", str(self.dir / "adapter-state.json")], "adapter.log")
         self.controller = self._python(["switch-control", "--rpc-socket", str(self.rpc_socket)], "control.log")
+        if self.authorization is not None:
+            self.start_bridge()
         self.wait_synced(1)
         return self
 
@@ -66,7 +94,7 @@ class Switch:
                 [_kamailio_binary(), "-DD", "-E", "-m", "32", "-f", str(KAMAILIO_DIR / "kamailio.cfg"),
                  "-A", f"SIP_LISTEN=udp:127.0.0.1:{self.sip_port}",
                  "-A", f'UPSTREAM_URI="sip:127.0.0.1:{self.uas_port}"',
-                 "-A", f'RPC_SOCKET="{self.rpc_socket}"', "-A", f'RUN_DIR="{self.dir}"'],
+                 "-A", f'RPC_SOCKET="{self.rpc_socket}"', "-A", f'RUN_DIR="{self.dir}"', *self._auth_defines()],
                 stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 20
         while not self.rpc_socket.exists():
@@ -74,15 +102,48 @@ class Switch:
             assert time.monotonic() < deadline, "Kamailio made no JSON-RPC socket in 20 s"
             time.sleep(0.1)
 
+    def start_bridge(self) -> None:
+        """The authorization bridge, as deploy/kamailio/switch.sh starts it; until Kamailio has its hello."""
+        auth = self.authorization
+        hellos = self.log.read_text().count(BRIDGE_CONNECTED)
+        self.bridge = self._popen(
+            [sys.executable, "-m", "pipeline.adapters.kamailio_authorize", "--evapi", f"127.0.0.1:{self.evapi_port}",
+             "--api", auth.api_url, "--server", self.server, "--timeout", str(auth.bridge_timeout)],
+            "bridge.log", {"RATING_SWITCH_API_TOKEN": auth.token})
+        self.others.append(self.bridge)
+        self.wait_logged(BRIDGE_CONNECTED, hellos + 1, self.bridge)
+
+    def stop_bridge(self) -> None:
+        self.bridge.terminate()
+        self.bridge.wait(timeout=20)
+        self.wait_logged(BRIDGE_GONE, 1)
+
+    def wait_logged(self, text: str, times: int, alive: subprocess.Popen | None = None, timeout: float = 30) -> None:
+        """Until Kamailio's log holds `text` `times` times (while `alive` runs)."""
+        deadline = time.monotonic() + timeout
+        while self.log.read_text().count(text) < times:
+            assert time.monotonic() < deadline, f"Kamailio never logged {text!r}\n{self.logs()}"
+            assert alive is None or alive.poll() is None, f"exited: {alive.args}\n{self.logs()}"
+            time.sleep(0.1)
+
+    def _auth_defines(self) -> list[str]:
+        auth = self.authorization
+        if auth is None:
+            return []
+        defines = ["WITH_AUTHORIZE", f'AUTH_EVAPI_LISTEN="127.0.0.1:{self.evapi_port}"',
+                   f'AUTH_FAIL_POLICY="{auth.fail_policy}"', f"AUTH_FAIL_MAX_SECONDS={auth.fail_max_seconds}",
+                   f"AUTH_WAIT_SECONDS={auth.wait_seconds}"]
+        return [arg for define in defines for arg in ("-A", define)]
+
     def stop_kamailio(self) -> None:
         self.kamailio.terminate()
         self.kamailio.wait(timeout=20)
         self.rpc_socket.unlink(missing_ok=True)
 
-    def _popen(self, args: list[str], log_name: str) -> subprocess.Popen:
-        log = (self.dir / log_name).open("ab")
-        return subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd=self.dir,
-                                env=self.env, start_new_session=True)
+    def _popen(self, args: list[str], log_name: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+        with (self.dir / log_name).open("ab") as log:
+            return subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd=self.dir,
+                                    env={**self.env, **(env or {})}, start_new_session=True)
 
     def _python(self, args: list[str], log_name: str) -> subprocess.Popen:
         process = self._popen([sys.executable, "-m", "pipeline.adapters", *args], log_name)

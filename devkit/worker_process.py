@@ -16,6 +16,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
     """The environment under which a child process builds exactly these settings."""
     env = dict(os.environ)
     for name, value in settings.model_dump(mode="json").items():
+        if value is None:  # "null" is no integer to pydantic-settings: leave the default (None) to it
+            env.pop(f"RATING_{name.upper()}", None)
+            continue
         env[f"RATING_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
     return env
 

@@ -7,7 +7,7 @@ import asyncio
 import gc
 import sys
 import uuid
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import click
 
@@ -101,26 +101,26 @@ def pay(account: str, amount: str, payment_id: str | None) -> None:
 
     from pipeline.cdr.decode import describe_validation_error
 
-    try:
-        value = Decimal(amount)
-    except InvalidOperation:
-        raise click.BadParameter(f"{amount!r} is not a decimal number", param_hint="AMOUNT") from None
     payment_id = payment_id or str(uuid.uuid4())
-    try:
-        asyncio.run(send_payment(Settings(), payment_id, account, value))
+    try:  # the text as typed: the payment stage's rule judges it, not Decimal(), which takes "1_000"
+        payment = asyncio.run(send_payment(Settings(), payment_id, account, amount))
     except ValidationError as exc:
         raise click.BadParameter(describe_validation_error(exc), param_hint="AMOUNT") from None
-    click.echo(f"payment {payment_id}: {account} +{value}")
+    click.echo(f"payment {payment_id}: {account} +{payment.amount}")
 
 
-@click.command(help="Balances now (all accounts, or the ACCOUNTs given); an account never charged nor paid is 0.")
+@click.command(help="Balances now (all accounts, or the ACCOUNTs given), with what running calls hold of them "
+                    "and what is left after the holds; an account never charged nor paid is 0.")
 @click.argument("accounts", nargs=-1)
 def balances(accounts: tuple[str, ...]) -> None:
-    from pipeline.control_topic import current_balances
+    from pipeline.control_topic import current_balances, current_holds
 
-    known = asyncio.run(current_balances(Settings()))
-    for account in accounts or sorted(known):
-        click.echo(f"{account:<20} {known.get(account, Decimal(0)):>16}")
+    settings = Settings()
+    known, held = asyncio.run(current_balances(settings)), asyncio.run(current_holds(settings))
+    click.echo(f"{'account':<20} {'balance':>16} {'held':>16} {'after holds':>16}")
+    for account in accounts or sorted(known.keys() | held.keys()):
+        balance, holds = known.get(account, Decimal(0)), held.get(account, Decimal(0))
+        click.echo(f"{account:<20} {balance:>16} {holds:>16} {balance - holds:>16}")
 
 
 @click.command("replay-rejected", help="Send rejected records back to the topic they came from.")

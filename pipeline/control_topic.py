@@ -29,3 +29,19 @@ async def current_balances(settings: Settings) -> dict[str, Decimal]:
         if update["seq"] >= latest.get(update["account"], (-1, None))[0]:
             latest[update["account"]] = (update["seq"], Decimal(update["balance"]))
     return {account: balance for account, (_, balance) in latest.items()}
+
+
+async def current_holds(settings: Settings) -> dict[str, Decimal]:
+    """account id -> the money held for its running calls: the authorizer's last record per call
+    on its changelog (pipeline/stages/authorize_calls.py), holds still in force summed."""
+    calls: dict[bytes, dict] = {}
+    for message in await read_all(settings, "state.auth_calls"):
+        if message.value:
+            calls[message.key] = orjson.loads(message.value)["holds"]
+        else:
+            calls.pop(message.key, None)
+    held: dict[str, Decimal] = {}
+    for holds in calls.values():
+        for account, amount in holds.items():
+            held[account] = held.get(account, Decimal(0)) + Decimal(amount)
+    return held

@@ -11,8 +11,9 @@ from pipeline.schemas.payment import PaymentIn
 from pipeline.settings import Settings
 
 
-async def send_payment(settings: Settings, payment_id: str, account: str, amount: Decimal) -> None:
-    """Checked by the same model as the pipeline checks it (raises pydantic's ValidationError)."""
+async def send_payment(settings: Settings, payment_id: str, account: str, amount: str | Decimal) -> PaymentIn:
+    """Checked by the same model as the pipeline checks it (raises pydantic's ValidationError) before
+    Kafka is touched; the text is judged as given, so what is refused here the pipeline refuses too."""
     payment = PaymentIn.model_validate({"id": payment_id, "account": account, "amount": str(amount)})
     await ensure_topics(settings)
     producer = KafkaClients(settings).producer()
@@ -23,3 +24,4 @@ async def send_payment(settings: Settings, payment_id: str, account: str, amount
         await producer.send_and_wait(settings.topic("balance.payments"), value, key=account.encode())
     finally:
         await producer.stop()
+    return payment

@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     kafka_client: Literal["librdkafka", "aiokafka"] = "librdkafka"
     # what a worker runs; all by default. A worker of rating only scales the hot path on its own,
     # and the benchmarks measure the rating agent alone with it.
-    roles: frozenset[str] = frozenset({"rate", "charge", "balance", "guard", "clickhouse"})
+    roles: frozenset[str] = frozenset({"rate", "charge", "balance", "guard", "authorize", "clickhouse"})
 
     # hot path batching: Faust's per-event cost is paid once per batch where we can
     rate_batch_size: int = 5000
@@ -62,10 +62,30 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8080
     api_secret: str = ""
+    # request bodies the API reads at most (pipeline/api/body_limits.py; 413 before reading more):
+    # JSON, a tariff's JSON with its rates, a rates CSV upload, a logo upload
+    api_max_body_bytes: int = Field(64 * 1024, ge=1024)
+    api_max_tariff_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    api_max_rates_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    api_max_logo_bytes: int = Field(1024 * 1024, ge=1024)
+    # Swagger UI (/docs) and ReDoc (/redoc): off unless asked for; /openapi.json is always served
+    api_docs: bool = False
     # the switch of `deploy/local/up --switch` (deploy/kamailio/switch.sh reads the same names)
     switch_upstream: str = "127.0.0.1:5070"
     switch_server: str = "kamailio1"
     switch_sip_port: int = 5060
+    # authorization before the call (pipeline/authorize): the longest a call may be allowed and
+    # held for unless its account says otherwise (MOR's frozen_time); how long after its expected
+    # end a hold whose CDR never came is released; how long POST /v1/authorize waits for the
+    # authorizer's durable answer before it answers 504 (the switch then applies its policy)
+    hold_cap_seconds: int = Field(7200, ge=1, le=86_400)
+    hold_grace_seconds: int = Field(600, ge=0)
+    authorize_timeout_ms: int = Field(2000, ge=10)
+    # proxies (addresses or networks, comma-separated) whose X-Forwarded-For and -Proto the API
+    # believes; none by default: the peer address is the client (sign-in throttling keys on it)
+    api_trusted_proxies: str = ""
+    # how many days a new bearer token lives unless `token create --expires-days` says; none: forever
+    api_token_days: int | None = Field(None, ge=1)
 
     def runs(self, role: str) -> bool:
         return role in self.roles

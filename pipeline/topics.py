@@ -72,6 +72,14 @@ TOPICS: tuple[TopicSpec, ...] = (
     # changed what, when
     TopicSpec("ref.credentials", 1, _config(COMPACTED)),
     TopicSpec("audit", 1, _config(), strict_partitions=False),
+    # authorization before the call (pipeline/authorize): the API's questions, the rated calls that
+    # settle their holds (from the charge stage), on one partition each beside balance.updates, so
+    # that one authorizer sees every hold and every balance; its state's changelog is the durable
+    # answer the API waits for. auth.holds tells operators which holds were settled or expired.
+    TopicSpec("auth.requests", 1, _config(), internal=True),
+    TopicSpec("auth.settlements", 1, _config(), internal=True),
+    TopicSpec("state.auth_calls", 1, _config(COMPACTED), internal=True),
+    TopicSpec("auth.holds", None, _config(), strict_partitions=False),
 )
 REFERENCE_TOPICS = {
     "account": "ref.accounts",

@@ -167,6 +167,9 @@ def build_stages(settings: Settings, clients: KafkaClients, feed: ReferenceFeed,
     if settings.runs("guard"):
         from pipeline.stages.guard_balances import GuardBalances
         stages.append(GuardBalances(settings, feed, clients, metrics))
+    if settings.runs("authorize"):
+        from pipeline.stages.authorize_calls import AuthorizeCalls
+        stages.append(AuthorizeCalls(settings, feed, clients))
     if settings.runs("clickhouse"):
         from pipeline.stages.sink_clickhouse import SinkClickHouse
         stages.append(SinkClickHouse(settings, metrics))

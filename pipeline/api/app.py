@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.api.auth import LoginLimiter
+from pipeline.api.body_limits import BodyLimit
 from pipeline.api.config import ApiConfig, api_config
 from pipeline.api.errors import ApiError, Unauthorized
 from pipeline.api.models import Problem
@@ -29,24 +30,33 @@ PROBLEM = "application/problem+json"
 # the portal runs no script at all and is never framed
 PAGE_POLICY = ("default-src 'none'; img-src 'self'; style-src 'self'; form-action 'self'; "
                "frame-ancestors 'none'; base-uri 'none'")
+# a year, the usual; not includeSubDomains: a reseller's portal domain says nothing of its siblings
+HSTS = "max-age=31536000"
 ERROR_STATUSES = {401: "no valid bearer token", 404: "outside the caller's view, or missing",
                   422: "the request breaks a rule; `detail` names the field and the rule"}
 
 
-def create_app(backend: Backend | None = None, lifespan=None) -> FastAPI:
-    from pipeline.api import portal, portal_manage, portal_reports, routes_v1
+def create_app(backend: Backend | None = None, lifespan=None, config: ApiConfig | None = None) -> FastAPI:
+    from pipeline.api import portal, portal_manage, portal_reports, routes_authorize, routes_sessions, routes_v1
 
-    app = FastAPI(title="rating-pipeline API", version="1", lifespan=lifespan,
+    config = config or (backend.config if backend is not None else ApiConfig())
+    # Swagger UI and ReDoc map every route for whoever asks: off unless RATING_API_DOCS says
+    # (/openapi.json stays, the contract serves it)
+    docs = {"docs_url": "/docs", "redoc_url": "/redoc"} if config.docs else {"docs_url": None, "redoc_url": None}
+    app = FastAPI(title="rating-pipeline API", version="1", lifespan=lifespan, **docs,
                   description="Accounts, tariffs, DIDs, payments, balances, calls, stats and profit, "
                               "each caller seeing only his own tenant (DOMAIN.md).")
     if backend is not None:
         install_backend(app, backend)
     app.include_router(routes_v1.router)
+    app.include_router(routes_authorize.router)
+    app.include_router(routes_sessions.router)
     for pages in (portal, portal_manage, portal_reports):
         app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _install_error_handlers(app)
     app.openapi = lambda: _openapi(app)
+    app.add_middleware(BodyLimit, config=config)  # added first: the headers below wrap its answers too
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
@@ -55,6 +65,8 @@ def create_app(backend: Backend | None = None, lifespan=None) -> FastAPI:
         response.headers.setdefault("Referrer-Policy", "same-origin")
         if not request.url.path.startswith(("/docs", "/redoc")):  # Swagger UI loads its own scripts
             response.headers.setdefault("Content-Security-Policy", PAGE_POLICY)
+        if request.url.scheme == "https":  # behind a proxy: uvicorn sets it from a trusted X-Forwarded-Proto
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
 
     return app
@@ -125,6 +137,8 @@ def _openapi(app: FastAPI) -> dict:
             if "requestBody" in operation:
                 responses["400"] = {"description": "the body cannot be parsed (not JSON, not UTF-8)",
                                     "content": problem_content}
+                responses["413"] = {"description": "the body is larger than this route reads (RATING_API_MAX_*_BYTES)",
+                                    "content": problem_content}
             operation["security"] = [{"HTTPBearer": []}]
     app.openapi_schema = document
     return document
@@ -141,6 +155,8 @@ def production_app(settings: Settings, config: ApiConfig | None = None) -> FastA
         from pipeline.api.credentials import session_secret_record
         from pipeline.api.kafka_backend import Follower, KafkaWriter, ensure_api_topics
         from pipeline.api.live import LiveData
+        from pipeline.api.rates_upload import stop_parsing
+        from pipeline.api.authorizer import KafkaAuthorizer
 
         await ensure_api_topics(settings)
         live = LiveData()
@@ -148,15 +164,19 @@ def production_app(settings: Settings, config: ApiConfig | None = None) -> FastA
         await follower.start()
         writer = KafkaWriter(settings, follower)
         await writer.start()
+        authorizer = KafkaAuthorizer(settings)
+        await authorizer.start()
         try:
             if not config.secret and live.credentials.session_secret is None:
                 await writer.publish_credential(*session_secret_record())
             install_backend(app, Backend(config, live, writer, ClickHouseCalls(settings), LedgerInvoices(settings),
-                                         RunRerate(settings)))
+                                         RunRerate(settings), authorizer))
             log.info("API ready on http://%s:%s", config.host, config.port)
             yield
         finally:
+            stop_parsing()
+            await authorizer.stop()
             await writer.stop()
             await follower.stop()
 
-    return create_app(lifespan=lifespan)
+    return create_app(lifespan=lifespan, config=config)

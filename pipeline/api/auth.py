@@ -1,27 +1,32 @@
 """Who is calling: bearer tokens for /v1, signed session cookies for the portal.
 
 Sessions are itsdangerous-signed cookies (HttpOnly, SameSite=Lax, Secure when served over https)
-carrying the account and the session's CSRF token; nothing is stored server-side, so any instance
-serves any session. Every portal form posts the CSRF token, compared in constant time. Login
-attempts are limited per account and per client address, in each instance's memory (the one piece
-of per-instance state: losing it on restart only resets the counters).
+carrying the account, a random session id, the account's session epoch and the session's CSRF
+token. The signature proves the cookie was issued here; ref.credentials says whether it still
+counts (session_records.py): signing out revokes its id, a password change or "sign out
+everywhere" raises the epoch. Every instance reads that topic, so any instance serves, and refuses,
+any session. Every portal form posts the CSRF token, compared in constant time. Failed sign-ins are
+throttled per account and client (login_throttle.py).
 """
 from __future__ import annotations
 
 import hmac
 import secrets
-import time
-from collections import deque
+from dataclasses import dataclass
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from pipeline.api.errors import TooManyAttempts, Unauthorized
+from pipeline.api.errors import Unauthorized
+from pipeline.api.login_throttle import LoginLimiter, Throttled, client_key  # noqa: F401 (app.py, portal.py)
+from pipeline.api.session_records import REVOKED_KEY, epoch_record, revoked_record
 from pipeline.api.stores import Backend
 from pipeline.api.visibility import Caller, caller_of
 
 SESSION_COOKIE = "rp_session"
+# a revoked session's record outlives its cookie by this much, for instances whose clocks run behind
+CLOCK_SLACK_SECONDS = 300
 LOGIN_COOKIE = "rp_login"  # the CSRF token of the login form, before there is a session
 bearer = HTTPBearer(auto_error=False, description="`token create ACCOUNT` prints one")
 
@@ -37,7 +42,7 @@ def api_caller(request: Request, credentials: HTTPAuthorizationCredentials | Non
     account = backend.live.credentials.account_of_token(credentials.credentials)
     caller = caller_of(backend.live.book, account) if account else None
     if caller is None:
-        raise Unauthorized("the token is not valid (revoked, mistyped, or its account is gone)")
+        raise Unauthorized("the token is not valid (revoked, expired, mistyped, or its account is gone)")
     return caller
 
 
@@ -48,24 +53,61 @@ def _serializer(backend: Backend, purpose: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret, salt=f"portal-{purpose}")
 
 
+@dataclass(frozen=True)
+class Session:
+    account: str
+    csrf: str
+    session_id: str
+    epoch: int
+    issued: float  # Unix seconds, from the signature
+
+
 def new_session(backend: Backend, account: str) -> tuple[str, str]:
     """(cookie value, csrf token) of a fresh session."""
     csrf = secrets.token_urlsafe(24)
-    return _serializer(backend, "session").dumps({"a": account, "c": csrf}), csrf
+    data = {"a": account, "c": csrf, "s": secrets.token_urlsafe(16),
+            "e": backend.live.credentials.sessions.epoch(account)}
+    return _serializer(backend, "session").dumps(data), csrf
 
 
-def read_session(request: Request) -> tuple[Caller, str] | None:
-    """(caller, csrf token) of a valid session cookie, else None."""
+def current_session(request: Request) -> Session | None:
+    """The request's session if its cookie is genuine, unexpired, and neither revoked nor older than
+    its account's epoch."""
     backend = backend_of(request)
     raw = request.cookies.get(SESSION_COOKIE)
     if not raw:
         return None
     try:
-        data = _serializer(backend, "session").loads(raw, max_age=backend.config.session_seconds)
-    except BadSignature:
+        data, signed_at = _serializer(backend, "session").loads(
+            raw, max_age=backend.config.session_seconds, return_timestamp=True)
+        found = Session(str(data["a"]), str(data["c"]), str(data["s"]), int(data["e"]), signed_at.timestamp())
+    except (BadSignature, KeyError, TypeError, ValueError):  # cookies of before session ids: sign in again
         return None
-    caller = caller_of(backend.live.book, data.get("a", ""))
-    return (caller, data.get("c", "")) if caller else None
+    admitted = backend.live.credentials.sessions.admits(found.account, found.session_id, found.epoch)
+    return found if admitted else None
+
+
+def read_session(request: Request) -> tuple[Caller, str] | None:
+    """(caller, csrf token) of a valid session cookie, else None."""
+    found = current_session(request)
+    caller = caller_of(backend_of(request).live.book, found.account) if found else None
+    return (caller, found.csrf) if caller else None
+
+
+async def revoke_session(backend: Backend, found: Session) -> None:
+    """Signing out: this session's id is refused everywhere until its cookie would expire anyway."""
+    until = found.issued + backend.config.session_seconds + CLOCK_SLACK_SECONDS
+    await backend.writer.publish_credential(*revoked_record(found.session_id, found.account, until))
+    # revocations whose cookies have expired since go now (a few per sign-out keep up with them):
+    # the topic holds only the ones that still matter
+    for session_id in backend.live.credentials.sessions.expired(limit=10):
+        await backend.writer.publish_credential(REVOKED_KEY + session_id, None)
+
+
+async def revoke_all_sessions(backend: Backend, account: str) -> None:
+    """Sign out everywhere: every session of the account issued until now is refused."""
+    epoch = backend.live.credentials.sessions.next_epoch(account)
+    await backend.writer.publish_credential(*epoch_record(account, epoch))
 
 
 def login_token(backend: Backend) -> tuple[str, str]:
@@ -86,32 +128,3 @@ def login_token_matches(backend: Backend, cookie: str | None, form_value: str) -
 
 def csrf_matches(expected: str, given: str | None) -> bool:
     return bool(given) and hmac.compare_digest(expected, given)
-
-
-class LoginLimiter:
-    """At most `attempts` failed logins per key within `window` seconds (sliding)."""
-
-    def __init__(self, attempts: int, window: float, clock=time.monotonic) -> None:
-        self.attempts, self.window, self.clock = attempts, window, clock
-        self._failures: dict[str, deque[float]] = {}
-
-    def check(self, *keys: str) -> None:
-        now = self.clock()
-        for key in keys:
-            failures = self._failures.get(key)
-            while failures and failures[0] <= now - self.window:
-                failures.popleft()
-            if failures and len(failures) >= self.attempts:
-                wait = int(failures[0] + self.window - now) + 1
-                raise TooManyAttempts(f"too many failed logins; try again in {wait} s")
-
-    def failed(self, *keys: str) -> None:
-        now = self.clock()
-        for key in keys:
-            self._failures.setdefault(key, deque()).append(now)
-            if len(self._failures) > 100_000:  # bounded memory under a spray of names
-                self._failures.pop(next(iter(self._failures)))
-
-    def succeeded(self, *keys: str) -> None:
-        for key in keys:
-            self._failures.pop(key, None)

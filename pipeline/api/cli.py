@@ -1,5 +1,5 @@
-"""`api`, `token create|revoke|list`, `password set`, `portal-domain set` (the lead wires
-`register(group)` into pipeline/cli.py)."""
+"""`api`, `token create|revoke`, `password set`, `sessions revoke-all`, `portal-domain set` (the lead
+wires `register(group)` into pipeline/cli.py)."""
 from __future__ import annotations
 
 import asyncio
@@ -11,7 +11,7 @@ from pipeline.settings import Settings
 
 
 def register(group: click.Group) -> None:
-    for command in (api, token, password, portal_domain):
+    for command in (api, token, password, sessions, portal_domain):
         group.add_command(command)
 
 
@@ -28,8 +28,10 @@ def api(host: str | None, port: int | None) -> None:
     settings = Settings()
     setup_logging(settings.log_level)
     config = api_config(settings)
+    # X-Forwarded-For/-Proto only from RATING_API_TRUSTED_PROXIES (uvicorn would trust 127.0.0.1)
     uvicorn.run(production_app(settings, config), host=host or config.host, port=port or config.port,
-                proxy_headers=True, log_level=settings.log_level.lower())
+                proxy_headers=bool(config.trusted_proxies), forwarded_allow_ips=list(config.trusted_proxies),
+                log_level=settings.log_level.lower())
 
 
 @click.group(help="Bearer tokens of the API (only their hash is stored, on ref.credentials).")
@@ -37,14 +39,28 @@ def token() -> None:
     pass
 
 
-@token.command("create", help="Create a token for ACCOUNT and print it (once: it cannot be shown again).")
-@click.argument("account")
-def token_create(account: str) -> None:
-    from pipeline.api.credentials import new_token
+@token.command("create", help="Create a token for ACCOUNT, or with --switch SERVER a switch's token that may only "
+                                "ask POST /v1/authorize for that server's calls, and print it (once: it cannot be "
+                                "shown again).")
+@click.argument("account", required=False)
+@click.option("--switch", "server", default=None, metavar="SERVER",
+              help="a switch's token: only /v1/authorize, only calls whose server_id is SERVER")
+@click.option("--expires-days", type=click.IntRange(min=1), default=None,
+              help="refused after this many days; default: RATING_API_TOKEN_DAYS (none: never)")
+def token_create(account: str | None, server: str | None, expires_days: int | None) -> None:
+    from datetime import datetime, timedelta, timezone
 
-    made = new_token(_existing(account))
+    from pipeline.api.credentials import new_token, switch_account
+
+    if (account is None) == (server is None):
+        raise click.UsageError("give ACCOUNT, or --switch SERVER (not both)")
+    days = expires_days or Settings().api_token_days
+    expires = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=days) if days else None
+    made = new_token(switch_account(server) if server is not None else _existing(account), expires)
     _publish(made.key, made.value)
     click.echo(made.token)
+    if expires is not None:  # on stderr: standard output stays the token alone, for scripts
+        click.echo(f"expires {expires.isoformat()}", err=True)
 
 
 @token.command("revoke", help="Revoke ACCOUNT's tokens: all of them, or the one whose id (before the dot) is given.")
@@ -81,7 +97,26 @@ def password_set(account: str) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="standard input") from None
     _publish(key, value)
-    click.echo(f"password set for {account}")
+    _end_sessions(account)  # whoever knew the old password may be signed in with it
+    click.echo(f"password set for {account}; its portal sessions are signed out")
+
+
+@click.group(help="Portal sessions (their revocations and epochs on ref.credentials).")
+def sessions() -> None:
+    pass
+
+
+@sessions.command("revoke-all", help="Sign ACCOUNT out of every portal session (its API tokens stay).")
+@click.argument("account")
+def sessions_revoke_all(account: str) -> None:
+    _end_sessions(_existing(account))
+    click.echo(f"every portal session of {account} is signed out")
+
+
+def _end_sessions(account: str) -> None:
+    from pipeline.api.session_records import epoch_record
+
+    _publish(*epoch_record(account, _credentials().sessions.next_epoch(account)))
 
 
 @click.group("portal-domain", help="A reseller's own domain: its login page shows his logo and name.")

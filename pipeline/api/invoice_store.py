@@ -2,7 +2,14 @@
 see or issue which invoice; numbering, totals and PDFs are theirs."""
 from __future__ import annotations
 
+from pipeline.api.errors import ApiError
 from pipeline.settings import Settings
+
+
+class InvoiceFileUnavailable(ApiError):
+    """The invoice exists, but no PDF of it that matches its record can be served here: the caller
+    learns that much, the log says which file (a 503: nothing the caller did, nor a bug to retry blindly)."""
+    status, title = 503, "Service Unavailable"
 
 
 class LedgerInvoices:
@@ -15,15 +22,22 @@ class LedgerInvoices:
         return await read_invoices(self.settings, account=account, number=number)
 
     async def issue(self, account: str, period: str):
+        from pipeline.invoices.pdf_files import PdfFileTaken
         from pipeline.invoices.period import Period
         from pipeline.invoices.service import issue_invoice
 
-        return await issue_invoice(self.settings, account, Period.parse(period))
+        try:
+            return await issue_invoice(self.settings, account, Period.parse(period))
+        except PdfFileTaken:  # logged with its path: the operator's to sort out, not the caller's
+            raise InvoiceFileUnavailable("the invoice's PDF file cannot be stored here; the operator is told") from None
 
     async def pdf(self, invoice) -> bytes:
-        from pipeline.invoices.service import invoice_pdf
+        from pipeline.invoices.service import PdfMismatch, invoice_pdf
 
-        return await invoice_pdf(self.settings, invoice)
+        try:
+            return await invoice_pdf(self.settings, invoice)
+        except PdfMismatch:  # logged with the file's path and hashes
+            raise InvoiceFileUnavailable("invoice file does not match its record; the operator is told") from None
 
 
 class RunRerate:

@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 
 CREDENTIALS_TOPIC = "ref.credentials"
 AUDIT_TOPIC = "audit"
-STATE_TOPICS = ("balance.updates", "switch.control")
+# the authorizer's records (pipeline/stages/authorize_calls.py): the money held for running calls
+HOLDS_TOPIC = "state.auth_calls"
+STATE_TOPICS = ("balance.updates", "switch.control", HOLDS_TOPIC)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class LiveData:
     states: dict[str, dict] = field(default_factory=dict)
     issuers: dict[str, dict] = field(default_factory=dict)
     logos: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    holds_of_call: dict[str, dict[str, Decimal]] = field(default_factory=dict)  # call -> holds in force
+    held: dict[str, Decimal] = field(default_factory=dict)  # account -> the sum of his holds
 
     def apply(self, topic: str, key: bytes | None, value: bytes | None, headers=()) -> None:
         """One message of one topic (its contract name, without the prefix)."""
@@ -62,6 +66,8 @@ class LiveData:
                 update = wire.decode("balance_update.v1", value)
                 if update["seq"] >= self.balances.get(update["account"], (-1, None))[0]:
                     self.balances[update["account"]] = (update["seq"], Decimal(update["balance"]))
+            elif topic == HOLDS_TOPIC:
+                self._take_holds(ident, orjson.loads(value)["holds"] if value else {})
             elif topic == "switch.control":
                 _put(self.states, ident, orjson.loads(value) if value else None)
             elif topic == ISSUERS_TOPIC:
@@ -74,6 +80,20 @@ class LiveData:
 
     def balance(self, account: str) -> Decimal:
         return self.balances.get(account, (0, Decimal(0)))[1]
+
+    def _take_holds(self, call: str, holds: dict[str, str]) -> None:
+        """A call's record from the authorizer: its holds still in force replace what it had."""
+        for account, amount in self.holds_of_call.pop(call, {}).items():
+            left = self.held.get(account, Decimal(0)) - amount
+            if left:
+                self.held[account] = left
+            else:
+                self.held.pop(account, None)
+        now = {account: Decimal(amount) for account, amount in holds.items()}
+        if now:
+            self.holds_of_call[call] = now
+            for account, amount in now.items():
+                self.held[account] = self.held.get(account, Decimal(0)) + amount
 
     def branding(self, account: str | None) -> Branding | None:
         """The reseller whose brand heads this account's pages: himself, or a user's reseller."""

@@ -2,15 +2,36 @@
 
 Bodies are read loosely here (strings for money) and validated by the reference records' own rules
 (pipeline/rating/reference.py) in service.py, so the API and `ref apply` accept exactly the same.
+Every string of a request body has a maximum length here, at the door (a 50 MB account name was
+once accepted and published); a new record's id is checked where the book tells a create from an
+update (pipeline/rating/write_limits.py). Answers carry no limits: they show what is stored.
 """
 from __future__ import annotations
 
 from datetime import date
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from pipeline.schemas import limits
+
+# a field naming another record: records made before the id rule may have ids longer than 64
+Ref = Annotated[str, Field(min_length=1, max_length=limits.MAX_REFERENCE_LENGTH)]
+Name = Annotated[str, Field(max_length=limits.MAX_NAME_LENGTH)]
+DecimalText = Annotated[str, Field(max_length=limits.MAX_DECIMAL_TEXT)]
+Moment = Annotated[str, Field(max_length=64)]  # an ISO-8601 date-time or time of day, checked by the rules
+
+
+def check_day(day: date) -> date:
+    """A day the API answers for: ClickHouse's DateTime ends in 2106, and a day far outside the data
+    made the calls, stats, profit and re-rate queries fail with 500."""
+    if not limits.EARLIEST_DAY <= day <= limits.LATEST_DAY:
+        raise ValueError(f"must be a day from {limits.EARLIEST_DAY} to {limits.LATEST_DAY} (got {day})")
+    return day
+
+
+Day = Annotated[date, AfterValidator(check_day)]
 
 
 class _Body(BaseModel):
@@ -26,15 +47,20 @@ class Problem(BaseModel):
 
 class AccountBody(_Body):
     type: Literal["reseller", "user"]
-    parent: str | None = None
-    tariff: str | None = None
+    parent: Ref | None = None
+    tariff: Ref | None = None
     billing: Literal["prepaid", "postpaid"] = "prepaid"
-    credit_limit: str | None = None
-    server: str | None = None
+    credit_limit: DecimalText | None = None
+    server: Ref | None = None
     pro: bool = False
     allow_loss_calls: bool = False
     blocked: bool = False
-    name: str = ""
+    name: Name = ""
+    # authorization before the call: simultaneous calls (0: no limit), the most a destination may
+    # cost per minute, the longest a call is allowed and held for (none: the installation's)
+    call_limit: Annotated[int, Field(ge=0, le=100_000)] = 0
+    max_rate: DecimalText | None = None
+    hold_cap_seconds: Annotated[int | None, Field(ge=1, le=86_400)] = None
 
 
 class Account(BaseModel):
@@ -49,25 +75,28 @@ class Account(BaseModel):
     allow_loss_calls: bool
     blocked: bool
     name: str
+    call_limit: int = 0
+    max_rate: str | None = None
+    hold_cap_seconds: int | None = None
 
 
 class RateBody(_Body):
-    prefix: str
-    rate: str
-    connection_fee: str | None = None
+    prefix: Annotated[str, Field(max_length=limits.MAX_PREFIX_LENGTH)]
+    rate: DecimalText
+    connection_fee: DecimalText | None = None
     increment: int | None = None
     min_time: int | None = None
     grace_time: int | None = None
-    effective_from: str | None = None
+    effective_from: Moment | None = None
     day_type: Literal["WD", "FD", "all"] | None = None
-    start: str | None = None
-    end: str | None = None
+    start: Moment | None = None
+    end: Moment | None = None
 
 
 class TariffBody(_Body):
-    owner: str | None = None
-    currency: str = "EUR"
-    timezone: str = "UTC"
+    owner: Ref | None = None
+    currency: Annotated[str, Field(max_length=3)] = "EUR"
+    timezone: Annotated[str, Field(max_length=limits.MAX_ZONE_LENGTH)] = "UTC"
     decimals: int = 6
     rounding: Literal["half_up", "up", "down"] = "half_up"
     rates: list[RateBody] = Field(default_factory=list, max_length=10_000)
@@ -84,8 +113,8 @@ class Tariff(BaseModel):
 
 
 class ProviderBody(_Body):
-    owner: str | None = None
-    tariff: str
+    owner: Ref | None = None
+    tariff: Ref
 
 
 class Provider(BaseModel):
@@ -95,9 +124,9 @@ class Provider(BaseModel):
 
 
 class DidBody(_Body):
-    reseller: str | None = None
-    user: str | None = None
-    tariff: str | None = None
+    reseller: Ref | None = None
+    user: Ref | None = None
+    tariff: Ref | None = None
 
 
 class Did(BaseModel):
@@ -125,6 +154,8 @@ class Balance(BaseModel):
     currency: str
     state: Literal["active", "blocked"]
     reason: str
+    held: str = "0"  # held for running calls (POST /v1/authorize)
+    free: str | None = None  # what is left to start calls with; null: unlimited (postpaid, no limit)
 
 
 class CallsPage(BaseModel):
@@ -157,8 +188,8 @@ class ProfitRow(BaseModel):
 class RerateBody(_Body):
     """POST /v1/rerates (the admin's): the `rerate` command's options."""
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
-    first: date = Field(alias="from", description="first UTC day, included")
-    last: date = Field(alias="to", description="last UTC day, included")
+    first: Day = Field(alias="from", description="first UTC day, included")
+    last: Day = Field(alias="to", description="last UTC day, included")
     account: str | None = Field(None, min_length=1, max_length=200)
     reseller: str | None = Field(None, min_length=1, max_length=200)
     dry_run: bool = False
@@ -184,7 +215,7 @@ class Rerate(BaseModel):
 
 
 class InvoiceBody(_Body):
-    account: str = Field(min_length=1)
+    account: Ref
     period: str = Field(pattern=r"^[0-9]{4}-[0-9]{2}$", description="YYYY-MM")
 
 

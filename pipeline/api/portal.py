@@ -17,10 +17,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from pipeline.api.auth import (LOGIN_COOKIE, SESSION_COOKIE, backend_of, csrf_matches, login_token,
-                               login_token_matches, new_session, read_session)
-from pipeline.api.credentials import normalise_host
-from pipeline.api.errors import ApiError, NotFound, Refused, Unauthorized
+from pipeline.api.auth import (LOGIN_COOKIE, SESSION_COOKIE, Throttled, backend_of, client_key, csrf_matches,
+                               current_session, login_token, login_token_matches, new_session, read_session,
+                               revoke_all_sessions, revoke_session)
+from pipeline.api.credentials import normalise_host, password_record
+from pipeline.api.errors import NotFound, Refused, Unauthorized
+from pipeline.api.service import audit
 from pipeline.api.visibility import Caller
 
 router = APIRouter(include_in_schema=False)
@@ -54,7 +56,9 @@ NAV = {
                  ("branding", "/branding", "Branding")],
     "user": [("dashboard", "/", "Dashboard"), ("calls", "/calls", "Calls"), ("invoices", "/invoices", "Invoices")],
 }
-NOTICES = {"saved": "Saved.", "paid": "Payment recorded.", "rates": "Rates uploaded.", "out": "You are signed out."}
+NOTICES = {"saved": "Saved.", "paid": "Payment recorded.", "rates": "Rates uploaded.", "out": "You are signed out.",
+           "everywhere": "You are signed out on every device.",
+           "password": "Password changed. Every other session of this account is signed out."}
 MANAGERS = ("admin", "reseller")
 
 
@@ -132,17 +136,16 @@ async def login(request: Request) -> Response:
     next_page = _safe_next(str(form.get("next", "/")))
     if not login_token_matches(backend, request.cookies.get(LOGIN_COOKIE), str(form.get("csrf", ""))):
         return login_page(request, next_page, "The sign-in form expired. Please try again.", 400)
-    limiter = request.app.state.login_limiter
-    keys = (f"account:{account}", f"client:{request.client.host if request.client else '-'}")
+    limiter, client = request.app.state.login_limiter, client_key(request, backend.config.trusted_proxies)
     try:
-        limiter.check(*keys)
-    except ApiError as exc:
-        return login_page(request, next_page, exc.detail.capitalize() + ".", 429)
+        await limiter.admit(account, client)
+    except Throttled as exc:
+        return _retry_after(login_page(request, next_page, exc.detail.capitalize() + ".", 429), exc)
     if not account or not backend.live.credentials.check_password(account, password) \
             or backend.live.book.account(account) is None and account != "admin":
-        limiter.failed(*keys)
+        limiter.failed(account, client)
         return login_page(request, next_page, "Unknown account or wrong password.", 401)
-    limiter.succeeded(*keys)
+    limiter.succeeded(account, client)
     cookie, _ = new_session(backend, account)
     response = redirect(next_page)
     _set_cookie(request, response, SESSION_COOKIE, cookie, backend.config.session_seconds)
@@ -152,10 +155,74 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
+    """Ends this session on every instance: a copy of the cookie is refused from now on."""
     _, csrf = session(request)
     await posted(request, csrf)
+    found = current_session(request)
+    if found is not None:
+        await revoke_session(backend_of(request), found)
     response = redirect("/login?done=out")
     response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# the account's own settings: password, sessions -----------------------------------------------
+
+@router.get("/account", response_class=HTMLResponse)
+def account_page(request: Request) -> HTMLResponse:
+    caller, csrf = session(request)
+    return render(request, "account.html", caller, csrf, title="Account")
+
+
+@router.post("/account/password")
+async def change_password(request: Request) -> Response:
+    """The current password again (a borrowed session alone cannot change it), then the new one;
+    every other session of the account ends, this browser gets a fresh one."""
+    caller, csrf = session(request)
+    form = await posted(request, csrf)
+    backend = backend_of(request)
+    limiter, client = request.app.state.login_limiter, client_key(request, backend.config.trusted_proxies)
+    try:
+        await limiter.admit(caller.account, client)
+    except Throttled as exc:
+        page = render(request, "account.html", caller, csrf, 429, title="Account", error=exc.detail.capitalize() + ".")
+        return _retry_after(page, exc)
+    if not backend.live.credentials.check_password(caller.account, str(form.get("current", ""))):
+        limiter.failed(caller.account, client)
+        return render(request, "account.html", caller, csrf, 422, title="Account",
+                      error="The current password is wrong.")
+    limiter.succeeded(caller.account, client)
+    new = str(form.get("new", ""))
+    try:
+        if new != str(form.get("repeat", "")):
+            raise ValueError("the new password and its repetition differ")
+        record = password_record(caller.account, new)
+    except ValueError as exc:
+        return render(request, "account.html", caller, csrf, 422, title="Account", error=str(exc).capitalize() + ".")
+    await backend.writer.publish_credential(*record)
+    await revoke_all_sessions(backend, caller.account)
+    await audit(backend, caller, "change password", f"account {caller.account}")
+    cookie, _ = new_session(backend, caller.account)
+    response = redirect("/account?done=password")
+    _set_cookie(request, response, SESSION_COOKIE, cookie, backend.config.session_seconds)
+    return response
+
+
+@router.post("/account/sign-out-everywhere")
+async def sign_out_everywhere(request: Request) -> Response:
+    """Every session of the account ends, on every device (a stolen cookie with them)."""
+    caller, csrf = session(request)
+    await posted(request, csrf)
+    backend = backend_of(request)
+    await revoke_all_sessions(backend, caller.account)
+    await audit(backend, caller, "sign out everywhere", f"account {caller.account}")
+    response = redirect("/login?done=everywhere")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def _retry_after(response: Response, throttled: Throttled) -> Response:
+    response.headers["Retry-After"] = str(throttled.retry_after)
     return response
 
 
@@ -164,15 +231,23 @@ def _set_cookie(request: Request, response: Response, name: str, value: str, max
                         secure=request.url.scheme == "https")
 
 
+LOGO_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; sandbox"
+
+
 @router.get("/brand/logo")
 def brand_logo(request: Request) -> Response:
     """The logo heading the page: the signed-in account's reseller's, else the Host's reseller's."""
+    from pipeline.invoices.logo import stored_logo
+
     backend = backend_of(request)
     found = read_session(request)
     account = found[0].account if found else backend.live.credentials.domains.get(
         normalise_host(request.headers.get("host", "")))
     brand = backend.live.branding(account)
-    if brand is None or brand.logo is None:
+    logo = None if brand is None or brand.logo is None else stored_logo(brand.logo, brand.logo_type)
+    if logo is None:  # none, or one stored before SVGs were sanitised that would be refused today
         raise NotFound()
-    return Response(brand.logo, media_type=brand.logo_type,
-                    headers={"Cache-Control": "private, max-age=300", "Content-Security-Policy": "script-src 'none'"})
+    # an SVG opened on its own is a document: nothing may run or load in it, whatever it holds
+    return Response(logo, media_type=brand.logo_type,
+                    headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff",
+                             "Content-Security-Policy": LOGO_POLICY})

@@ -136,10 +136,10 @@ async def create_tariff(request: Request) -> Response:
         if backend.live.book.tariff(tariff_id) is not None:
             service.tariff(backend, caller, tariff_id)  # 404 when it is someone else's
             raise Refused(f'id: tariff "{tariff_id}" already exists; choose another id')
-        from pipeline.api.rates_upload import RatesRefused, rates_from_csv
+        from pipeline.api.rates_upload import RatesRefused, parse_rates
 
-        try:
-            rates = [r.model_dump() for r in rates_from_csv(data)] if data else []
+        try:  # parsed off the event loop; RateIn objects pass put_tariff's validation as they are
+            rates = list(await parse_rates(data)) if data else []
         except RatesRefused as exc:
             return render(request, "tariffs.html", caller, csrf, status=422, active="tariffs", form=form,
                           preview=exc.errors, more=exc.more, filename=getattr(upload, "filename", ""),
@@ -173,15 +173,15 @@ async def upload_rates(request: Request, tariff_id: str) -> Response:
     form = await posted(request, csrf)
     upload = form.get("rates")
     data = await upload.read() if hasattr(upload, "read") else b""
-    from pipeline.api.rates_upload import RatesRefused, rates_from_csv
+    from pipeline.api.rates_upload import RatesRefused, parse_rates
 
     try:
-        rates_from_csv(data)  # the error preview lists every bad line
+        rates = await parse_rates(data)  # off the event loop; the error preview lists the bad lines
     except RatesRefused as exc:
         return _tariff_page(request, caller, csrf, tariff_id, 422, preview=exc.errors, more=exc.more,
                             filename=getattr(upload, "filename", ""))
     try:
-        await service.put_rates(backend_of(request), caller, tariff_id, data)
+        await service.put_rates(backend_of(request), caller, tariff_id, data, rates)
     except Refused as exc:
         return _tariff_page(request, caller, csrf, tariff_id, 422, error=exc.detail)
     return redirect(f"/tariffs/{quote(tariff_id)}?done=rates")

@@ -1,21 +1,42 @@
 """A tariff's rates from an uploaded CSV (`PUT /v1/tariffs/{id}/rates`, the portal's upload).
 
 The fast reader (rating/csv_rates.py) stops at the first bad cell, which suits `ref apply`; a
-person fixing an upload wants every error at once, so when the fast reader fails the file is read
-again line by line with the same cell rules, listing every bad line (up to MAX_ERRORS).
+person fixing an upload wants the errors at once, so when the fast reader fails the file is read
+again line by line with the same cell rules: the first MAX_ERRORS errors are listed, the rest
+counted (a file of a million bad lines must not make a reply of a million sentences).
+
+Reading a big file is seconds of CPU (a 12 MB bad file took 15 s), so `parse_rates` reads it in a
+child process: on the event loop it stalled every other tenant's requests for that long, and a
+thread would still hold the GIL. The pool is small, so uploads wait for each other, not the API.
 """
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import logging
+import multiprocessing
+import os
+import signal
 import tempfile
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from pipeline.rating.csv_rates import CELL_RULES, RateFileError, load_rates_csv
 from pipeline.rating.reference import RateIn, rate_version_key
 
-MAX_ERRORS = 1000
-MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+log = logging.getLogger(__name__)
+MAX_ERRORS = 20
+# A rate line is ~20 bytes at the least: a body of RATING_API_MAX_RATES_BYTES could hold millions,
+# each a RateIn in memory. A tariff has some 100,000 prefixes; ten times that is refused unread.
+MAX_LINES = 1_000_000
+PARSE_WORKERS = 2  # uploads parsed at once; the rest wait their turn
+# below this a file is read in place: its worst case is milliseconds, less than a trip to the child
+INLINE_BYTES = 32 * 1024
+_pool: ProcessPoolExecutor | None = None
 
 
 class RatesRefused(ValueError):
@@ -24,10 +45,60 @@ class RatesRefused(ValueError):
         tail = f"; and {more} more" if more else ""
         super().__init__("; ".join(errors) + tail)
 
+    def __reduce__(self):  # crosses back from the child process whole, not rebuilt from its message
+        return type(self), (self.errors, self.more)
+
+
+async def parse_rates(data: bytes) -> tuple[RateIn, ...]:
+    """rates_from_csv, off the event loop for anything but a small file."""
+    if len(data) <= INLINE_BYTES:
+        return rates_from_csv(data)
+    pool = _parse_pool()
+    try:
+        return await asyncio.get_running_loop().run_in_executor(pool, rates_from_csv, data)
+    except BrokenProcessPool:  # the child died (killed, out of memory): the next upload gets a new one
+        global _pool
+        if _pool is pool:
+            _pool = None
+        log.error("the rates parser process stopped while reading a %d-byte upload", len(data))
+        raise RatesRefused(["the file could not be read to the end; try again, or split it"]) from None
+
+
+def _parse_pool() -> ProcessPoolExecutor:
+    """Made on first use, never at import; spawned, never forked from a process with client threads."""
+    global _pool
+    if _pool is None:
+        _pool = ProcessPoolExecutor(PARSE_WORKERS, mp_context=multiprocessing.get_context("spawn"),
+                                    initializer=_child_start, initargs=(os.getpid(),))
+    return _pool
+
+
+def stop_parsing() -> None:
+    """At the API's stop: its children leave now (a parse under way is abandoned with its request)."""
+    global _pool
+    pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _child_start(parent: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the API stops its children, not the terminal's ^C
+    threading.Thread(target=_exit_with, args=(parent,), name="exit-with-api", daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    """A child holds both ends of its work queue's pipe, so it would wait for work for ever once
+    the API is killed: it leaves within a second of its parent. (PR_SET_PDEATHSIG, as the sink's
+    child uses, follows the parent's thread, and the loop that starts these may be a passing one.)"""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
+
 
 def rates_from_csv(data: bytes) -> tuple[RateIn, ...]:
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise RatesRefused([f"the file is {len(data)} bytes; at most {MAX_UPLOAD_BYTES} are accepted"])
+    lines = data.count(b"\n")
+    if lines > MAX_LINES:
+        raise RatesRefused([f"the file has {lines:,} lines; at most {MAX_LINES:,} rates are taken in one upload"])
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -40,32 +111,44 @@ def rates_from_csv(data: bytes) -> tuple[RateIn, ...]:
         except (RateFileError, csv.Error):
             rates = None
     if rates is None:
-        every_error(text)  # raises, naming every bad line
+        every_error(text)  # raises, naming the bad lines
     if not rates:
         raise RatesRefused(["line 2: the file has a header but no rates"])
     return rates
 
 
+class _Errors:
+    """The first MAX_ERRORS errors, and how many more there were."""
+
+    def __init__(self) -> None:
+        self.shown: list[str] = []
+        self.more = 0
+
+    def add(self, errors: list[str]) -> None:
+        room = MAX_ERRORS - len(self.shown)
+        self.shown += errors[:room]
+        self.more += max(0, len(errors) - room)
+
+
 def every_error(text: str) -> None:
     reader = csv.reader(io.StringIO(text))
-    errors: list[str] = []
+    errors = _Errors()
     try:
         header = [name.strip() for name in next(reader, [])]
-        errors += _header_errors(header)
-        if errors:
-            raise RatesRefused(errors)
+        errors.add(_header_errors(header))
+        if errors.shown:
+            raise RatesRefused(errors.shown, errors.more)
         seen: dict[tuple, int] = {}
         for row in reader:
             if row:
-                errors += _row_errors(header, row, reader.line_num, seen)
+                errors.add(_row_errors(header, row, reader.line_num, seen))
     except csv.Error as exc:
-        errors.append(f"line {reader.line_num}: not CSV: {exc}")
-    shown = errors[:MAX_ERRORS]
-    raise RatesRefused(shown or ["the file cannot be read"], len(errors) - len(shown))
+        errors.add([f"line {reader.line_num}: not CSV: {exc}"])
+    raise RatesRefused(errors.shown or ["the file cannot be read"], errors.more)
 
 
 def _header_errors(header: list[str]) -> list[str]:
-    errors = [f'line 1, column "{name}": unknown column; known: {", ".join(CELL_RULES)}'
+    errors = [f'line 1, column "{name[:40]}": unknown column; known: {", ".join(CELL_RULES)}'
               for name in header if name not in CELL_RULES]
     if len(set(header)) != len(header):
         errors.append("line 1: a column name appears twice")

@@ -1,7 +1,6 @@
 """JSON API under /v1 (CONTRACT.md "The API and the portal"). Thin: HTTP in, service.py, HTTP out."""
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -10,9 +9,9 @@ from fastapi.responses import PlainTextResponse, Response
 from pipeline.api import service
 from pipeline.api.auth import api_caller, backend_of
 from pipeline.api.csv_export import to_csv
-from pipeline.api.models import (Account, AccountBody, Balance, CallsPage, Did, DidBody, Invoice, InvoiceBody, Payment,
-                                 PaymentBody, ProfitRow, Provider, ProviderBody, Rerate, RerateBody, StatsRow, Tariff,
-                                 TariffBody)
+from pipeline.api.models import (Account, AccountBody, Balance, CallsPage, Day, Did, DidBody, Invoice, InvoiceBody,
+                                 Payment, PaymentBody, ProfitRow, Provider, ProviderBody, Rerate, RerateBody, StatsRow,
+                                 Tariff, TariffBody)
 from pipeline.api.shape import json_rows, with_asr_acd
 from pipeline.api.stores import Backend
 from pipeline.api.visibility import Caller, visible_accounts
@@ -22,8 +21,8 @@ CallerDep = Annotated[Caller, Depends(api_caller)]
 BackendDep = Annotated[Backend, Depends(backend_of)]
 AccountId = Annotated[str, Query(min_length=1, max_length=200, description="one visible account; empty is refused")]
 Id = Annotated[str, Query(min_length=1, max_length=200)]
-From = Annotated[date, Query(alias="from", description="first UTC day, included")]
-To = Annotated[date, Query(alias="to", description="last UTC day, included")]
+From = Annotated[Day, Query(alias="from", description="first UTC day, included")]
+To = Annotated[Day, Query(alias="to", description="last UTC day, included")]
 CSV_RESPONSE = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
 MAX_CSV_ROWS = 100_000
 

@@ -5,21 +5,23 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
 
 from pipeline.api import visibility as view
 from pipeline.api.errors import NotFound, Refused
+from pipeline.api.models import check_day
 from pipeline.api.queries import Period
-from pipeline.api.rates_upload import RatesRefused, rates_from_csv
+from pipeline.api.rates_upload import RatesRefused, parse_rates
 from pipeline.api.stores import Backend
 from pipeline.api.visibility import Caller, Scope
 from pipeline.api.writes import WriteRefused, check_write
 from pipeline.cdr.decode import describe_validation_error
 from pipeline.rating.book import Record
 from pipeline.rating.reference import AccountIn, DidIn, ProviderIn, TariffIn
+from pipeline.schemas.payment import PaymentIn
 
 MAX_PERIOD_DAYS = 400
 MODELS = {"account": AccountIn, "tariff": TariffIn, "provider": ProviderIn, "did": DidIn}
@@ -67,6 +69,10 @@ async def put_account(backend: Backend, caller: Caller, account_id: str, fields:
         raise NotFound()
     if caller.role == "reseller" and fields.get("parent") is None:
         fields = {**fields, "parent": caller.account}  # a reseller's new account is his user
+    if caller.role == "reseller" and existing is not None and fields.get("server") is None:
+        # the switch is the admin's to choose (ownership._server_rule): a reseller's write that
+        # leaves it out (his portal form has no such field) keeps it rather than resetting it
+        fields = {**fields, "server": existing.server}
     record = parse_record("account", {k: v for k, v in fields.items() if v is not None or k == "credit_limit"}
                           | {"id": account_id})
     await write(backend, caller, [record], "put account")
@@ -107,13 +113,15 @@ async def _put_owned(backend: Backend, caller: Caller, kind: str, record_id: str
     return record
 
 
-async def put_rates(backend: Backend, caller: Caller, tariff_id: str, data: bytes) -> TariffIn:
-    """Replaces every rate of an existing tariff with the CSV's."""
+async def put_rates(backend: Backend, caller: Caller, tariff_id: str, data: bytes,
+                    rates: tuple | None = None) -> TariffIn:
+    """Replaces every rate of an existing tariff with the CSV's (`rates`: already parsed from it)."""
     header = tariff(backend, caller, tariff_id)
-    try:
-        rates = rates_from_csv(data)
-    except RatesRefused as exc:
-        raise Refused(str(exc)) from None
+    if rates is None:
+        try:
+            rates = await parse_rates(data)  # in a child process: seconds of CPU for a big file
+        except RatesRefused as exc:
+            raise Refused(str(exc)) from None
     record = header.model_copy(update={"rates": rates})
     await write(backend, caller, [record], f"put {len(rates)} rates")
     return record
@@ -163,17 +171,14 @@ async def pay(backend: Backend, caller: Caller, account_id: str, amount: str, pa
                       "payments come from the account's parent")
     if target.type == "admin":
         raise Refused("account: the admin has no balance")
-    try:
-        value = Decimal(amount)
-    except InvalidOperation:
-        raise Refused(f"amount: not a decimal number (got {amount!r})") from None
-    if not value.is_finite() or value == 0 or value.as_tuple().exponent < -6:
-        raise Refused(f"amount: must be a non-zero decimal with at most 6 places (got {amount!r})")
-    payment = {"id": payment_id or str(uuid.uuid4()), "account": target.id, "amount": str(value)}
-    if not payment["id"].strip():
-        raise Refused("id: must not be blank")
+    try:  # the payment stage's own rule: what it would refuse as bad_payment never gets a 201
+        checked = PaymentIn.model_validate({"id": payment_id or str(uuid.uuid4()), "account": target.id,
+                                            "amount": amount})
+    except ValidationError as exc:
+        raise Refused(describe_validation_error(exc)) from None
+    payment = {"id": checked.id, "account": checked.account, "amount": str(checked.amount)}
     await backend.writer.publish_payment(payment)
-    await audit(backend, caller, "payment", f"account {target.id}", f"{payment['id']} {value}")
+    await audit(backend, caller, "payment", f"account {target.id}", f"{payment['id']} {checked.amount}")
     return payment
 
 
@@ -186,7 +191,18 @@ def balance(backend: Backend, caller: Caller, account_id: str) -> dict:
     return {"account": found.id, "balance": str(backend.live.balance(found.id)),
             "currency": tariff_header.currency if tariff_header else "EUR",
             "state": state.get("state", "blocked" if found.blocked else "active"),
-            "reason": state.get("reason", "manual" if found.blocked else "ok")}
+            "reason": state.get("reason", "manual" if found.blocked else "ok"),
+            **held_and_free(found, backend.live.balance(found.id), backend.live.held.get(found.id, Decimal(0)))}
+
+
+def held_and_free(account, balance: Decimal, held: Decimal) -> dict:
+    """What running calls hold of the balance, and what is left to start calls with (DOMAIN
+    "Authorizing a call": None for a postpaid account without a credit limit: unlimited)."""
+    if account.billing == "postpaid":
+        free = None if account.credit_limit is None else balance + account.credit_limit - held
+    else:
+        free = balance - held
+    return {"held": str(held), "free": None if free is None else str(free)}
 
 
 def scope(backend: Backend, caller: Caller, account_id: str | None, reseller: str | None = None) -> Scope:
@@ -202,6 +218,11 @@ def scope(backend: Backend, caller: Caller, account_id: str | None, reseller: st
 
 
 def period(first, last) -> Period:
+    for name, day in (("from", first), ("to", last)):  # the portal's pages come here unchecked
+        try:
+            check_day(day)
+        except ValueError as exc:
+            raise Refused(f"{name}: {exc}") from None
     try:
         result = Period(first, last)
     except ValueError as exc:
@@ -228,19 +249,27 @@ def issuer_details(backend: Backend, caller: Caller) -> dict[str, Any]:
 async def put_branding(backend: Backend, caller: Caller, fields: dict[str, Any],
                        logo: tuple[bytes, str] | None) -> None:
     """Invoice details (validated by the invoices' own model) and, when given, a checked logo."""
-    from pipeline.invoices.issuer import IssuerDetails, check_logo
+    from pipeline.invoices.issuer import IssuerDetails, PrefixTaken, check_logo
+    from pipeline.invoices.prefixes import check_prefix, prefix_holders
 
     manager_only(caller)
     try:
         details = IssuerDetails.model_validate({**fields, "account": caller.account})
+        # another issuer's prefix would give his numbers (and PDF names) to this one's invoices
+        check_prefix(details.account, details.number_prefix, prefix_holders(backend.live.issuers))
     except ValidationError as exc:
         raise Refused(describe_validation_error(exc)) from None
+    except PrefixTaken as exc:
+        raise Refused(str(exc)) from None
     if logo is not None:
         try:
             content_type = check_logo(*logo)
         except ValueError as exc:
             raise Refused(f"logo: {exc}") from None
-    await backend.writer.publish_issuer(details)
+    try:  # the writer checks again, against issued invoices' prefixes too
+        await backend.writer.publish_issuer(details)
+    except PrefixTaken as exc:
+        raise Refused(str(exc)) from None
     if logo is not None:
         await backend.writer.publish_logo(caller.account, logo[0], content_type)
     await audit(backend, caller, "put branding", f"issuer {caller.account}", "with logo" if logo else "")

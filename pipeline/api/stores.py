@@ -71,3 +71,5 @@ class Backend:
     calls: CallStore
     invoices: InvoiceStore | None = None  # None: this installation issues no invoices
     rerater: Rerater | None = None  # None: re-rating is not offered here
+    # POST /v1/authorize (pipeline/api/authorizer.py); None: not offered here (the in-memory tests)
+    authorizer: Any = None

@@ -52,7 +52,9 @@ def invoice() -> None:
 @click.option("--draft", is_flag=True, help="an unnumbered preview; allowed for a month not over yet")
 @click.option("--skip-empty", is_flag=True, help="no invoice for an account with nothing to invoice")
 def issue(account: str | None, period: str, every: bool, draft: bool, skip_empty: bool) -> None:
+    from pipeline.invoices.pdf_files import PdfFileTaken
     from pipeline.invoices.period import PeriodNotClosed
+    from pipeline.invoices.prefixes import PrefixTaken
     from pipeline.invoices.service import InvoiceError, issue_all, issue_invoice
 
     month = _period(period)
@@ -70,7 +72,7 @@ def issue(account: str | None, period: str, every: bool, draft: bool, skip_empty
             _echo_json([i.printable() for i in issued])
             return
         result = asyncio.run(issue_invoice(settings, account, month, draft=draft, skip_empty=skip_empty))
-    except (InvoiceError, PeriodNotClosed) as exc:
+    except (InvoiceError, PeriodNotClosed, PrefixTaken, PdfFileTaken) as exc:
         _fail(str(exc))
     if result is None:
         click.echo(f"account {account} has nothing to invoice for {month}: no invoice (--skip-empty)", err=True)
@@ -98,14 +100,17 @@ def issuer_group() -> None:
                                   "vat_id, bank, email, taxes, number_prefix, timezone).")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def issuer_set(file: Path) -> None:
-    from pipeline.invoices.issuer import IssuerDetails, publish_issuer
+    from pipeline.invoices.issuer import IssuerDetails, PrefixTaken, publish_issuer
 
     try:
         details = IssuerDetails.model_validate_json(file.read_bytes())
     except ValidationError as exc:
         errors = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         _fail(f"{file}: {errors}")
-    asyncio.run(publish_issuer(Settings(), details))
+    try:
+        asyncio.run(publish_issuer(Settings(), details))
+    except PrefixTaken as exc:
+        _fail(f"{file}: {exc}")
     click.echo(f"published invoice details of {details.account}")
 
 

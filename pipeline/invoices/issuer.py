@@ -9,22 +9,32 @@ from __future__ import annotations
 
 # IssuerDetails and check_logo are part of this module's interface (the API imports them from here)
 from pipeline.invoices.details import ADMIN_ISSUER, IssuerDetails, Tax  # noqa: F401
-from pipeline.invoices.logo import check_logo
+from pipeline.invoices.logo import check_logo, clean_logo, stored_logo
+from pipeline.invoices.prefixes import PrefixTaken, check_prefix, prefix_holders
 from pipeline.invoices.topics import ISSUERS_TOPIC, LOGOS_TOPIC, ensure_invoice_topics
 from pipeline.runtime.clients import KafkaClients
 from pipeline.settings import Settings
 from pipeline.topic_io import produce_all, read_all
 
-__all__ = ["ADMIN_ISSUER", "IssuerDetails", "Tax", "check_logo", "publish_issuer", "read_issuers", "publish_logo",
-           "read_logo", "read_logos"]
+__all__ = ["ADMIN_ISSUER", "IssuerDetails", "PrefixTaken", "Tax", "check_logo", "publish_issuer", "read_issuers",
+           "publish_logo", "read_logo", "read_logos", "prefix_holders_now"]
 CONTENT_TYPE_HEADER = "content-type"
 
 
 async def publish_issuer(settings: Settings, details: IssuerDetails) -> None:
-    """Set (or replace) an account's invoice details."""
+    """Set (or replace) an account's invoice details; PrefixTaken if his number_prefix is another issuer's."""
     await ensure_invoice_topics(settings)
+    check_prefix(details.account, details.number_prefix, await prefix_holders_now(settings))
     value = details.model_dump_json().encode()
     await produce_all(settings, ISSUERS_TOPIC, [(details.account.encode(), value)])
+
+
+async def prefix_holders_now(settings: Settings) -> dict[str, set[str]]:
+    """Every number prefix in use, by current details and by issued invoices (pipeline/invoices/prefixes.py)."""
+    from pipeline.invoices.ledger import read_invoices
+
+    issued = {(i.issuer, i.issuer_details.number_prefix) for i in await read_invoices(settings)}
+    return prefix_holders(await read_issuers(settings), issued)
 
 
 async def read_issuers(settings: Settings) -> dict[str, IssuerDetails]:
@@ -41,10 +51,11 @@ async def read_issuers(settings: Settings) -> dict[str, IssuerDetails]:
 
 
 async def publish_logo(settings: Settings, account: str, data: bytes, content_type: str) -> str:
-    """Check and store an account's logo; returns its normalised content type."""
-    normalised = check_logo(data, content_type)
+    """Check and store an account's logo (an SVG as sanitised, not as uploaded); returns its normalised
+    content type."""
+    data, normalised = clean_logo(data, content_type)
     await ensure_invoice_topics(settings)
-    # produce_all has no headers; the content type travels as one so the value stays the raw image
+    # produce_all has no headers; the content type travels as one so the value stays the image itself
     producer = KafkaClients(settings).producer()
     await producer.start()
     try:
@@ -74,5 +85,12 @@ async def read_logos(settings: Settings) -> dict[str, tuple[bytes, str]]:
             logos.pop(account, None)
             continue
         headers = {name: value for name, value in (message.headers or ())}
-        logos[account] = (message.value, headers.get(CONTENT_TYPE_HEADER, b"image/png").decode())
+        content_type = headers.get(CONTENT_TYPE_HEADER, b"image/png").decode()
+        # logos stored before SVGs were sanitised are sanitised here: one that cannot be is left out
+        # rather than break every PDF of its issuer
+        data = stored_logo(message.value, content_type)
+        if data is None:
+            logos.pop(account, None)
+        else:
+            logos[account] = (data, content_type)
     return logos

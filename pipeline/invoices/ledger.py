@@ -11,14 +11,15 @@ whose transactional_id belongs to the issuer (`{prefix}invoices-{issuer}`):
 3. take the issuer's last sequence of the year + 1, write the invoice, commit.
 
 A fenced or failed transaction leaves nothing behind (its records are aborted, its PDFs were only
-temporary files) and is retried from step 1. Two processes issuing for the same issuer therefore
+temporary files) and is retried from step 1. A number another issuer already holds (a prefix that
+slipped past the write-time check of pipeline/invoices/prefixes.py) aborts the transaction: numbers
+are unique across issuers, as `GET /v1/invoices/{number}` needs them to be. Two processes issuing for the same issuer therefore
 take turns, and the numbers stay consecutive. Issuing an (issuer, account, period) that is already
 on the topic returns the stored invoice unchanged.
 """
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
 import random
@@ -29,6 +30,8 @@ from typing import Callable, Sequence
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
+from pipeline.invoices.pdf_files import check_free, pdf_path, place, sha256
+from pipeline.invoices.prefixes import PrefixTaken
 from pipeline.invoices.record import Invoice, format_number
 from pipeline.invoices.topics import INVOICES_TOPIC, ensure_invoice_topics
 from pipeline.runtime.clients import KafkaClients
@@ -53,10 +56,6 @@ class Pending:
         return self.invoice.key
 
 
-def pdf_path(settings: Settings, number: str) -> Path:
-    return settings.local_dir / "invoices" / f"{number}.pdf"
-
-
 def transactional_id(issuer: str) -> str:
     """One per issuer (the client factory makes it unique per topic prefix): a second process
     issuing for the same issuer fences the first."""
@@ -70,6 +69,7 @@ class InvoiceLedger:
         self.settings = settings
         self.invoices: dict[str, Invoice] = {}  # by key
         self.last_sequence: dict[tuple[str, int], int] = {}  # (issuer, year) -> last sequence
+        self.number_issuer: dict[str, str] = {}  # number -> the issuer who gave it
         self._partition = TopicPartition(settings.topic(INVOICES_TOPIC), 0)
         self._committed = None
         self._watermark = None
@@ -108,6 +108,7 @@ class InvoiceLedger:
 
     def _remember(self, invoice: Invoice) -> None:
         self.invoices[invoice.key] = invoice
+        self.number_issuer.setdefault(invoice.number, invoice.issuer)
         turn = (invoice.issuer, invoice.year)
         self.last_sequence[turn] = max(self.last_sequence.get(turn, 0), invoice.sequence)
 
@@ -129,8 +130,9 @@ class InvoiceLedger:
                 async with producer.transaction():
                     await self.catch_up()
                     results = await self._write(producer, pending, render, staged)
+                log.warning("DEBUG committed %s", [(i.account, i.number) for i in results])
                 for temporary, final in staged:  # committed: the PDFs become the issued ones
-                    os.replace(temporary, final)
+                    place(temporary, final)
                 for invoice in results:
                     self._remember(invoice)
                 return results
@@ -156,14 +158,18 @@ class InvoiceLedger:
             turn = (draft.issuer, draft.year)
             last[turn] = last.get(turn, 0) + 1
             number = format_number(draft.issuer_details.number_prefix, draft.year, last[turn])
-            final = pdf_path(self.settings, number)
+            if self.number_issuer.get(number, draft.issuer) != draft.issuer:
+                raise PrefixTaken(f"number_prefix: invoice number {number} is already another issuer's; "
+                                  f"issuer {draft.issuer!r} must set a number prefix of his own")
+            final = pdf_path(self.settings, draft.issuer, number)
             numbered = draft.model_copy(update={"number": number, "sequence": last[turn], "pdf": str(final)})
             data = render(numbered)
+            check_free(final, data)
             temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
             temporary.parent.mkdir(parents=True, exist_ok=True)
             temporary.write_bytes(data)
             staged.append((temporary, final))
-            invoice = numbered.model_copy(update={"pdf_sha256": hashlib.sha256(data).hexdigest()})
+            invoice = numbered.model_copy(update={"pdf_sha256": sha256(data)})
             await producer.send(self._partition.topic, invoice.model_dump_json().encode(),
                                 key=invoice.key.encode(), partition=0)
             results.append(invoice)

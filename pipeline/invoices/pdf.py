@@ -60,21 +60,26 @@ def _logo_flowable(logo: tuple[bytes, str] | None):
         return Spacer(*LOGO_BOX)
     data, content_type = logo
     if content_type == "image/svg+xml":
-        from lxml import etree
-        from svglib.svglib import SvgRenderer
-
-        # parsed without network or entities (the upload was already checked by check_logo)
-        parser = etree.XMLParser(resolve_entities=False, no_network=True)
-        drawing = SvgRenderer("logo.svg").render(etree.fromstring(data, parser))
-        scale = min(LOGO_BOX[0] / max(drawing.width, 1), LOGO_BOX[1] / max(drawing.height, 1))
-        drawing.width, drawing.height = drawing.width * scale, drawing.height * scale
-        drawing.scale(scale, scale)
-        return drawing
+        return svg_drawing(data)
     image = Image(io.BytesIO(data))
     scale = min(LOGO_BOX[0] / image.imageWidth, LOGO_BOX[1] / image.imageHeight)
     image.drawWidth, image.drawHeight = image.imageWidth * scale, image.imageHeight * scale
     image.hAlign = "LEFT"
     return image
+
+
+def svg_drawing(data: bytes):
+    """An SVG logo scaled into the logo's box (logo.py draws each upload once, so that this never fails)."""
+    from lxml import etree
+    from svglib.svglib import SvgRenderer
+
+    # parsed without network or entities (the upload was already sanitised by check_logo)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    drawing = SvgRenderer("logo.svg").render(etree.fromstring(data, parser))
+    scale = min(LOGO_BOX[0] / max(drawing.width, 1), LOGO_BOX[1] / max(drawing.height, 1))
+    drawing.width, drawing.height = drawing.width * scale, drawing.height * scale
+    drawing.scale(scale, scale)
+    return drawing
 
 
 def _header(invoice: Invoice, logo) -> Table:

@@ -6,23 +6,22 @@ The one place the I/O of an invoice meets; the math (compute.py, assemble.py), t
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from pipeline.invoices.assemble import Customer, assemble_invoice
 from pipeline.invoices.compute import Adjustment
 from pipeline.invoices.directory import Directory, InvoiceError, load_directory
-from pipeline.invoices.ledger import BATCH, InvoiceLedger, Pending, pdf_path
+from pipeline.invoices.ledger import BATCH, InvoiceLedger, Pending
 from pipeline.invoices.mirror import write_invoices
+from pipeline.invoices.pdf_files import PdfMismatch, draft_path, pdf_path, read_verified, sha256, write_new
 from pipeline.invoices.period import Period
 from pipeline.invoices.record import Invoice, invoice_key
 from pipeline.invoices.usage import account_usage, tariff_currencies, usage_by_account
 from pipeline.settings import Settings
 
-__all__ = ["InvoiceError", "issue_invoice", "issue_all", "invoice_pdf", "load_directory", "Directory"]
+__all__ = ["InvoiceError", "PdfMismatch", "issue_invoice", "issue_all", "invoice_pdf", "load_directory", "Directory"]
 log = logging.getLogger(__name__)
 DEFAULT_CURRENCY = "EUR"  # the contract's tariff default, for an account whose tariff is unknown
 
@@ -31,25 +30,29 @@ def _fallback_currency(customer: Customer, currencies: dict[str, str]) -> str:
     return currencies.get(customer.tariff, DEFAULT_CURRENCY)
 
 
-async def ensure_pdf(invoice: Invoice, directory: Directory) -> None:
-    """Put back an issued invoice's PDF if its file is missing here (another machine issued it)."""
-    path = Path(invoice.pdf)
-    if path.exists():
-        return
+async def ensure_pdf(settings: Settings, invoice: Invoice, directory: Directory) -> bytes:
+    """An issued invoice's PDF, checked against its record's sha256; put back when this machine has no
+    file of it (another machine issued it). PdfMismatch when neither the file nor a new rendering is
+    the issued document (a replaced file, or a logo changed since): serving another would show
+    somebody a document that was never issued, perhaps another tenant's."""
+    data = read_verified(settings, invoice)
+    if data is not None:
+        return data
     data = directory.render(invoice)
-    if hashlib.sha256(data).hexdigest() != invoice.pdf_sha256:
-        # the issuer's logo changed since: the stored sha256 stays the proof of what was issued
-        log.warning("re-rendered PDF of %s differs from the issued one (logo changed?)", invoice.number)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    if sha256(data) != invoice.pdf_sha256:
+        log.error("invoice %s of issuer %s: no PDF file matches its record, nor does a new rendering "
+                  "(logo changed since?)", invoice.number, invoice.issuer)
+        raise PdfMismatch(f"invoice {invoice.number}: its PDF file does not match its record")
+    write_new(pdf_path(settings, invoice.issuer, invoice.number), data)
+    return data
 
 
 async def invoice_pdf(settings: Settings, invoice: Invoice, directory: Directory | None = None) -> bytes:
-    """An issued invoice's PDF bytes (for the API and the portal)."""
-    path = Path(invoice.pdf)
-    if not path.exists():
-        await ensure_pdf(invoice, directory or await load_directory(settings))
-    return path.read_bytes()
+    """An issued invoice's PDF bytes (for the API and the portal), only ever the issued ones."""
+    data = read_verified(settings, invoice)
+    if data is not None:
+        return data
+    return await ensure_pdf(settings, invoice, directory or await load_directory(settings))
 
 
 async def issue_invoice(
@@ -77,7 +80,10 @@ async def issue_invoice(
     async with InvoiceLedger(settings) as ledger:
         stored = ledger.invoices.get(invoice_key(issuer.account, account, str(period)))
         if stored is not None:
-            await ensure_pdf(stored, directory)
+            try:
+                await ensure_pdf(settings, stored, directory)
+            except PdfMismatch:
+                pass  # logged; the record stands, and its PDF is refused where it would be served
             await asyncio.to_thread(write_invoices, settings, [stored])  # re-mirror: idempotent
             return stored
         invoice = await _assemble(settings, customer, issuer, period, now, adjustments, draft=False)
@@ -100,12 +106,12 @@ async def _draft(settings, directory, customer, issuer, period, now, adjustments
     invoice = await _assemble(settings, customer, issuer, period, now, adjustments, draft=True)
     if skip_empty and invoice.lines == ():
         return None
-    path = pdf_path(settings, f"drafts/{issuer.account}-{customer.account}-{period}")
+    path = draft_path(settings, issuer.account, customer.account, str(period))
     invoice = invoice.model_copy(update={"pdf": str(path)})
     data = directory.render(invoice)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-    return invoice.model_copy(update={"pdf_sha256": hashlib.sha256(data).hexdigest()})
+    return invoice.model_copy(update={"pdf_sha256": sha256(data)})
 
 
 async def issue_all(

@@ -4,7 +4,8 @@
 the API as the caller. Records are taken in order, each checked against the book plus the records
 before it that passed (a refused record is not applied, so what refers to it is refused too):
 - may the writer write it? (`_may_write`: against what exists before the record: a reseller
-  writes only his own users, tariffs, providers and the DIDs the admin gave him);
+  writes only his own users, tariffs, providers and the DIDs the admin gave him, and never the
+  switch (`server`) that serves an account);
 - is the data consistent once it is written? (`ref_consistency.consistent`: the record itself,
   and every record that depends on it: a tariff's users and providers, an account's children...).
 Each answer is a sentence naming the records and the rule. The checks follow the graph's reverse
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Iterable
 from pipeline.rating.ref_consistency import consistent
 from pipeline.rating.ref_graph import RefGraph
 from pipeline.rating.reference import ADMIN_ID, AccountIn, DidIn, HolidaysIn, ProviderIn, TariffIn
+from pipeline.rating.write_limits import write_rule
 
 if TYPE_CHECKING:
     from pipeline.rating.book import Record, ReferenceBook
@@ -47,6 +49,9 @@ def check_one(graph: RefGraph, record: Record, writer: str = ADMIN_ID) -> str | 
     if rule is not None or isinstance(record, HolidaysIn):
         return rule
     old = graph.record(record.kind, record.id)
+    rule = write_rule(graph, record, old)  # ids and lengths: a create is told from an update here
+    if rule is not None:
+        return rule
     graph.put(record)
     rule = consistent(graph, record)
     if rule is not None:  # undo: later records see the data without it
@@ -80,6 +85,7 @@ def _may_write(graph: RefGraph, record: Record, writer: str) -> str | None:
         if old is not None and (old.type != "user" or old.parent != writer):
             return (f'reseller "{writer}" may only write users of his own: account "{record.id}" is '
                     f'{_whose_account(old)}')
+        return _server_rule(record, old, acting)
     elif isinstance(record, (TariffIn, ProviderIn)):
         if record.owner != writer:
             return f'reseller "{writer}" may only write {record.kind}s of his own ({record.kind} "{record.id}")'
@@ -99,6 +105,17 @@ def _may_write(graph: RefGraph, record: Record, writer: str) -> str | None:
                 return (f'reseller "{writer}" may only give DID "{record.number}" a tariff of his own; '
                         f'tariff "{tariff.id}" belongs to "{tariff.owner}"')
     return None
+
+
+def _server_rule(record: AccountIn, old: AccountIn | None, reseller: AccountIn) -> str | None:
+    """`server` picks the switch that receives the account's block signals: the admin's to set. A
+    reseller keeps what is there; a new user of his is on no switch of its own or on his."""
+    allowed = (old.server,) if old is not None else (None, reseller.server)
+    if record.server in allowed:
+        return None
+    return (f'only the admin sets which switch serves an account: reseller "{reseller.id}" may not set server '
+            f'"{record.server or "global"}" on account "{record.id}" (allowed: '
+            + " or ".join(f'"{server or "global"}"' for server in dict.fromkeys(allowed)) + ")")
 
 
 def _admin_did_rule(graph: RefGraph, record: Record) -> str | None:

@@ -13,6 +13,7 @@ from pydantic import BeforeValidator, ConfigDict, Field, TypeAdapter, model_vali
 from pydantic import BaseModel
 
 from pipeline.rating import rules
+from pipeline.schemas import limits
 
 RateMoney = Annotated[Decimal, BeforeValidator(rules.rate_money)]  # Decimal(18, 9)
 SignedRateMoney = Annotated[Decimal, BeforeValidator(rules.signed_rate_money)]  # a DID rate may be < 0
@@ -23,13 +24,24 @@ Seconds = Annotated[int, BeforeValidator(rules.at_least_zero)]
 Increment = Annotated[int, BeforeValidator(rules.at_least_one)]
 WholeSecond = Annotated[datetime, BeforeValidator(rules.whole_second_instant)]
 TimeOfDay = Annotated[time, BeforeValidator(rules.time_of_day)]
-ZoneName = Annotated[str, BeforeValidator(rules.zone_name)]
 Id = Annotated[str, Field(min_length=1)]
 
 DEFAULT_EFFECTIVE_FROM = rules.EPOCH
 DEFAULT_START = time(0, 0, 0)
 DEFAULT_END = time(23, 59, 59)
 ADMIN_ID = "admin"
+
+
+def _zone_name(value: Any) -> str:
+    """A zone name longer than any IANA name is refused before the lookup, which would raise
+    OSError (file name too long) instead of a validation error. Stored tariffs all passed the
+    lookup, so none is refused on reading."""
+    if isinstance(value, str) and len(value) > limits.MAX_ZONE_LENGTH:
+        raise ValueError(f"must be an IANA time zone such as Europe/Vilnius (got {len(value)} characters)")
+    return rules.zone_name(value)
+
+
+ZoneName = Annotated[str, BeforeValidator(_zone_name)]
 
 
 class _Frozen(BaseModel):
@@ -104,6 +116,12 @@ class AccountIn(_Frozen):
     allow_loss_calls: bool = False
     blocked: bool = False
     name: str = ""
+    # authorization before the call (pipeline/authorize): simultaneous calls (0 = no limit), the
+    # most a destination may cost per minute (None = any), the longest a call is held for
+    # (None = the installation's RATING_HOLD_CAP_SECONDS)
+    call_limit: Seconds = 0
+    max_rate: OptionalMoney = None
+    hold_cap_seconds: Annotated[int | None, Field(ge=1, le=86_400)] = None
 
     @model_validator(mode="before")
     @classmethod

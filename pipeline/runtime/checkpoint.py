@@ -61,6 +61,7 @@ class Stage:
     # > 0: keep reading until batch_size messages or this many seconds (the sink: few, large inserts)
     gather_seconds: float = 0.0
     handles_empty_batches: bool = False  # the guard re-judges accounts whose reference data changed
+    disk_stores: dict = {}  # set by the loop: its stores, for a stage that rebuilds memory from them
     # the broker holds a fetch until this much data or this long (clients.stage_consumer): fuller
     # fetches cost less CPU per message, and add at most fetch_max_wait_ms to each hop
     fetch_min_bytes: int = 1
@@ -108,6 +109,7 @@ class Checkpointer:
         self.stage = stage
         self.clients = clients
         self.stores = {name: Store(name, changelog_topic(name), state_dir) for name in stage.stores}
+        stage.disk_stores = self.stores  # what `assigned` may read (acknowledged writes only)
         self.max_bytes = max_bytes  # topic -> the largest record it accepts
         self.metrics = metrics
         self.partitioner = DefaultPartitioner()

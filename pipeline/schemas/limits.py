@@ -6,7 +6,7 @@ balances and the reports never drift apart. The sink's row mapper checks the sam
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 UINT32_MAX = 2**32 - 1  # billsec, duration, *_billed_seconds: UInt32
@@ -34,3 +34,22 @@ PAYMENT_BELOW = MONEY_BELOW
 # The tariff index probes number prefixes up to this length (tariff_index.MAX_NUMBER_LENGTH);
 # a longer prefix could never match, so it is refused rather than silently dead.
 MAX_PREFIX_LENGTH = 40
+
+# Ids and texts (OWASP API4: a 50 MB account name was once accepted and published). A new record's
+# id is 1-64 ASCII letters, digits, ".", "_" or "-", starting with a letter or digit: no look-alike
+# letters of other scripts ("аdmin" with a Cyrillic a), no fullwidth forms, no invisible or control
+# characters, nothing a shell, a URL or a Kafka key would need to escape. Records made before the
+# rule keep their ids; a field naming one (parent, tariff, owner...) may be up to 200 characters.
+MAX_ID_LENGTH = 64
+NEW_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+MAX_REFERENCE_LENGTH = 200
+MAX_NAME_LENGTH = 200  # names, and any other free text of a record
+# E.164 numbers have at most 15 digits; 32 leaves room for national and internal numbering
+MAX_DID_DIGITS = 32
+MAX_DECIMAL_TEXT = 64  # money as text: 28 significant digits, sign and point fit many times
+MAX_ZONE_LENGTH = 64  # IANA names are at most ~30; a longer one is refused before the zone lookup
+
+# The API and the portal answer dates in these years only, at the door: ClickHouse's DateTime ends
+# in 2106 (above), and a query or a re-rate far outside the data serves nobody.
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2100, 12, 31)

@@ -4,6 +4,11 @@ The amount is checked where it enters, so the ledger never meets a number it can
 a decimal string (or a JSON integer) of the ASCII digits 0-9, > 0, at most 6 decimal places, at
 most 28 significant digits (no exponent: "1E+1000000" would overflow the ledger's Decimal
 arithmetic), and below 10^12 (limits.PAYMENT_BELOW says why that keeps every balance exact).
+A refund is not a negative payment: it will be its own kind.
+
+PaymentIn is the one payment rule: the payment stage decides `bad_payment` with it, and the API,
+the portal and the `pay` command refuse with it what that stage would refuse, so nothing is
+answered "recorded" that never arrives.
 """
 from __future__ import annotations
 
@@ -39,11 +44,11 @@ class PaymentIn(BaseModel):
     @field_validator("amount", mode="before")
     @classmethod
     def _exact(cls, value):
-        return payment_amount(value)
+        return check_amount(value)
 
 
-def payment_amount(value: object) -> Decimal:
-    """The payment rule, for the model and for anyone taking an amount (the `pay` command, the API)."""
+def check_amount(value: object) -> Decimal:
+    """The amount rule; raises ValueError naming the rule broken."""
     return rules.decimal_amount(value, what="a payment", places=limits.MONEY_PLACES,
                                 below=limits.PAYMENT_BELOW, positive=True)
 

@@ -61,7 +61,8 @@ class ApplyBalances(PipelineStage):
             ledger = ledgers[(partition, account)]
             ctx.put(LEDGERS, partition, account, ledger.to_json())
             update = {"account": account.decode(), "balance": str(ledger.balance), "seq": ledger.seq,
-                      "rated_ms": rated_ms}
+                      "rated_ms": rated_ms,
+                      "watermarks": {str(p): o for p, o in ledger.watermarks.items()}}
             ctx.send(self.updates_topic, account, wire.encode("balance_update.v1", update, self.settings.wire_format))
         self._expire_payment_ids({m.partition for m in messages}, ctx)
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
+import orjson
+
 from pipeline.balances.charges import charges_for
 from pipeline.runtime.outputs import Context
 from pipeline.schemas import wire
@@ -30,6 +32,7 @@ CHARGES_SCHEMA = "balance_charges.v2"
 SCHEMA_HEADER = "rating-schema"  # tells v2 from v1 records, Avro ones included
 CHARGES_HEADER = (SCHEMA_HEADER, CHARGES_SCHEMA.encode())
 DEBITS_PER_MESSAGE = 2_000  # ~60 kB of JSON at most, far below the topic's 1 MiB
+SETTLED_PER_MESSAGE = 5_000  # rated calls per auth.settlements message: ~350 kB at most
 _DAY_MS = 86_400_000
 
 
@@ -60,6 +63,7 @@ class ChargeCalls(PipelineStage):
         super().__init__(settings)
         self.sources = (settings.topic("cdr.rated"),)
         self.charges_topic = settings.topic("balance.charges")
+        self.settlements_topic = settings.topic("auth.settlements")
         self.batch_size = settings.balance_batch_size
         self.batch_seconds = settings.balance_batch_seconds
         self.clock = clock
@@ -67,6 +71,7 @@ class ChargeCalls(PipelineStage):
 
     async def handle(self, messages: list, ctx: Context) -> None:
         debits: dict[tuple[str, int], _Debits] = {}  # (account, cdr.rated partition) ->
+        settled: list[list] = []  # [call key, partition, offset, accounts debited]: the authorizer's
         for message in messages:
             # the charges need only strings, and the day key comes from the epoch milliseconds
             record = wire.decode("rated_call.v1", message.value, datetimes=False)
@@ -78,6 +83,7 @@ class ChargeCalls(PipelineStage):
             if charged_at is not None and charged_at != origin:
                 continue  # a second delivery of a call already charged
             owed = charges_for(record)
+            settled.append([message.key.decode(), message.partition, message.offset, [a for a, _ in owed]])
             for account, amount in owed:
                 found = debits.setdefault((account, message.partition), _Debits())
                 found.offsets.append(message.offset)
@@ -93,6 +99,8 @@ class ChargeCalls(PipelineStage):
                           "rated_ms": found.newest_ms or None}
                 ctx.send(self.charges_topic, account.encode(),
                          wire.encode(CHARGES_SCHEMA, charge, self.settings.wire_format), headers=[CHARGES_HEADER])
+        for start in range(0, len(settled), SETTLED_PER_MESSAGE):
+            ctx.send(self.settlements_topic, b"", orjson.dumps({"calls": settled[start:start + SETTLED_PER_MESSAGE]}))
         self._expire({m.partition for m in messages}, ctx)
 
     def _expire(self, partitions: set[int], ctx: Context) -> None:

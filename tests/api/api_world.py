@@ -14,6 +14,7 @@ from functools import lru_cache
 
 from fastapi.testclient import TestClient
 
+from tests.api.local_authorizer import LocalAuthorizer
 from pipeline.api.app import create_app
 from pipeline.api.config import ApiConfig
 from pipeline.api.credentials import new_token, password_record
@@ -225,7 +226,7 @@ class World:
         self.invoices = FakeInvoices(INVOICES)
         self.rerater = FakeRerater()
         self.backend = Backend(ApiConfig(secret="unit-test-secret"), self.live, self.writer, self.calls, self.invoices,
-                               self.rerater)
+                               self.rerater, LocalAuthorizer(self.live))
         self.app = create_app(self.backend)
         self.client = TestClient(self.app)
 

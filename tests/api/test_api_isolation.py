@@ -53,11 +53,16 @@ def victim_request(method: str, path: str, victim_account: str) -> dict:
         ("POST", "/dids/{number}"): {"data": {"user": ""}},
         ("POST", "/payments"): {"data": {"account": victim_account, "amount": "5"}, "names_victim": True},
         ("POST", "/logout"): {"data": {}},
+        ("POST", "/account/password"): {"data": {"current": "not the password", "new": "x" * 12, "repeat": "x" * 12}},
+        ("POST", "/account/sign-out-everywhere"): {"data": {}},
+        ("POST", "/v1/sessions/revoke-all"): {},
         ("POST", "/branding"): {"data": {"company": "Mine", "number_prefix": "M"}},
         ("POST", "/v1/invoices"): {"json": {"account": victim_account, "period": "2026-10"}, "names_victim": True},
         ("POST", "/v1/rerates"): {"json": {"from": "2026-10-01", "to": "2026-10-31", "account": victim_account},
                                   "names_victim": True},
         ("POST", "/invoices"): {"data": {"account": victim_account, "period": "2026-10"}, "names_victim": True},
+        ("POST", "/v1/authorize"): {"json": {"server_id": "s1", "call_id": "c1", "account": victim_account,
+                                             "dst": "37060000000"}, "names_victim": True},
     }
     if method == "GET":
         return {}
@@ -100,6 +105,8 @@ def carries_victim_data(text: str, markers) -> list[str]:
 
 
 ATTACKERS = ["r1", "u1", "d1", "u2"]
+# these end the attacker's own session, which the rest of the walk uses: walked last
+SESSION_ENDING = {("POST", "/logout"), ("POST", "/account/sign-out-everywhere"), ("POST", "/v1/sessions/revoke-all")}
 
 
 @pytest.mark.parametrize("attacker", ATTACKERS)
@@ -110,8 +117,7 @@ def test_no_route_lets_another_tenant_in(attacker):
     portal, csrf = portal_client(world, attacker)
     before = victim_state(world)
     checked = 0
-    # signing out ends the session the rest of the walk uses: last
-    for method, path in sorted(routes(world.app), key=lambda route: route == ("POST", "/logout")):
+    for method, path in sorted(routes(world.app), key=lambda route: route in SESSION_ENDING):
         if (method, path) in PUBLIC:
             continue
         request = victim_request(method, path, victim_account)

@@ -163,7 +163,14 @@ def test_payments(world):
 
 def test_balances_come_from_the_guards_feeds(world):
     assert world.get("r1", "/v1/balances/u1").json() == {
-        "account": "u1", "balance": "12.500000", "currency": "EUR", "state": "active", "reason": "ok"}
+        "account": "u1", "balance": "12.500000", "currency": "EUR", "state": "active", "reason": "ok",
+        "held": "0", "free": "12.500000"}
+    # a running call's hold (the authorizer's record on state.auth_calls) is shown beside the balance
+    world.live.apply("state.auth_calls", b"s1/c1", b'{"holds": {"u1": "2.5", "r1": "1.5"}}')
+    assert world.get("r1", "/v1/balances/u1").json()["held"] == "2.5"
+    assert world.get("r1", "/v1/balances/u1").json()["free"] == "10.000000"
+    world.live.apply("state.auth_calls", b"s1/c1", b'{"holds": {}}')  # settled: released
+    assert world.get("r1", "/v1/balances/u1").json()["held"] == "0"
     assert world.get("r2", "/v1/balances/u2").json()["state"] == "blocked"
     assert world.get("r1", "/v1/balances/u2").status_code == 404
 

@@ -276,3 +276,27 @@ async def test_an_unreadable_record_on_switch_control_does_not_stop_the_guard_ta
     signals = {r.key: orjson.loads(r.value) for r in topics.records("switch.control") if r.value != b"not a signal"}
     assert signals[b"u1"]["state"] == "blocked"  # prepaid at 0: judged and published all the same
     assert not stage.holding_failed
+
+
+async def test_rated_calls_settle_holds_naming_whom_they_debit_and_ledgers_say_what_they_include(
+        topics, make_checkpointer):
+    """The authorizer's two inputs: every rated call once on auth.settlements (a second delivery
+    charges nothing and settles nothing), and each balance update's cdr.rated offsets."""
+    for n, value in enumerate((rated("c1"), rated("c1"), rated("c2", billsec=0, disposition="NO ANSWER", user_price="0", reseller_price="0"))):
+        topics.append(TopicPartition("cdr.rated", 0), *value)
+    charge = make_checkpointer(ChargeCalls(SETTINGS, clock=lambda: NOW))
+    await charge.start()
+    await run_steps(charge, 3)
+    await charge.stop()
+    settled = [entry for r in topics.records("auth.settlements") for entry in orjson.loads(r.value)["calls"]]
+    example = example_json()
+    payers = sorted(a for a in (example["account"], example["reseller"]) if a)
+    assert [(key, partition, offset, sorted(debited)) for key, partition, offset, debited in settled] == [
+        (f"{example['server_id']}/c1", 0, 0, payers), (f"{example['server_id']}/c2", 0, 2, [])]
+    balance = make_checkpointer(ApplyBalances(SETTINGS, clock=lambda: NOW))
+    await balance.start()
+    await run_steps(balance, 3)
+    await balance.stop()
+    updates = [orjson.loads(r.value) for r in topics.records("balance.updates")]
+    assert {u["account"] for u in updates} == set(payers)
+    assert all(u["watermarks"] == {"0": 0} for u in updates)
