@@ -53,11 +53,13 @@ class World:
     paid: dict[str, Decimal]
 
     def records(self) -> list[dict]:
-        out = [{"kind": "tariff", "id": "t-storm-admin", "owner": "admin", "rates": [{"prefix": "370", **RESELLER_RATE}]}]
+        out = [{"kind": "tariff", "id": "t-storm-admin", "owner": "admin",
+                "rates": [{"prefix": "370", **RESELLER_RATE}]}]
         for reseller in sorted(set(self.users.values())):
             out += [{"kind": "account", "id": reseller, "type": "reseller", "tariff": "t-storm-admin",
                      "billing": "prepaid", "allow_loss_calls": True},
-                    {"kind": "tariff", "id": f"t-{reseller}", "owner": reseller, "rates": [{"prefix": "370", **USER_RATE}]}]
+                    {"kind": "tariff", "id": f"t-{reseller}", "owner": reseller,
+                     "rates": [{"prefix": "370", **USER_RATE}]}]
         out += [{"kind": "account", "id": user, "type": "user", "parent": reseller, "tariff": f"t-{reseller}",
                  "billing": "prepaid", "hold_cap_seconds": 120} for user, reseller in sorted(self.users.items())]
         return out
@@ -112,6 +114,8 @@ async def storm(settings: Settings, base_url: str, token: str, *, users: int = 4
     headers = {"Authorization": f"Bearer {token}"}
     report, ledger = StormReport(), Ledger(world)
     async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as client:
+        for account in world.paid:  # the API follows ref.accounts: wait until it knows them all
+            await _until(lambda a=account: client.get(f"/v1/accounts/{a}"), lambda r: r.status_code == 200)
         for account, amount in world.paid.items():
             answer = await client.post("/v1/payments", json={"id": f"storm-{account}", "account": account,
                                                               "amount": str(amount)})
@@ -193,6 +197,15 @@ async def _until_everyone_can_call(client: httpx.AsyncClient, settings: Settings
     for account in world.paid:  # the probes' holds released
         await _wait_account(client, account, lambda b: Decimal(b["held"]) == 0)
     say("storm: every account paid and seen by the authorizer")
+
+
+async def _until(ask, good, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = await ask()
+        if good(answer) or time.monotonic() > deadline:
+            return answer
+        await asyncio.sleep(0.2)
 
 
 async def _wait_account(client: httpx.AsyncClient, account: str, good, timeout: float = 120.0) -> dict:

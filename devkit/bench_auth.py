@@ -21,7 +21,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from devkit.auth_storm import storm
-from devkit.worker_process import WorkerProcess
+from devkit.worker_process import WorkerProcess, start_api
 from pipeline.api.kafka_backend import ensure_api_topics, publish_logins
 from pipeline.reference_apply import Located, apply_files, publish
 from pipeline.rating.reference import parse_reference_record
@@ -50,11 +50,10 @@ def run(settings: Settings, rates: list[int], seconds: float, background_rate: i
     token = asyncio.run(_prepare(settings))
     logs = settings.local_dir / "logs"
     worker = WorkerProcess(settings, logs / f"{run_id}-worker.log").start()
-    api = WorkerProcess(settings, logs / f"{run_id}-api.log", args=("api",)).start()
+    api = start_api(settings, logs / f"{run_id}-api.log")
     rows, extra = [], []
     try:
         worker.wait_until_logged("authorizer active", timeout=180)
-        api.wait_until_logged("API ready", timeout=120)
         base = f"http://127.0.0.1:{port}"
         asyncio.run(_fund(settings, base, token, say))
         for rate in rates:
@@ -62,7 +61,7 @@ def run(settings: Settings, rates: list[int], seconds: float, background_rate: i
             auth, background, errors = asyncio.run(_timed(settings, base, token, rate, seconds, background_rate))
             if errors:
                 say(f"  errors: {errors}")
-            say(f"  the broker's round trip at the same rate ...")
+            say("  the broker's round trip at the same rate ...")
             baseline = asyncio.run(_round_trips(settings, rate, seconds))
             rows.append((f"authorize at {rate}/s", *_figures(auth), sum(errors.values()), f"{background:,.0f}"))
             rows.append((f"  broker round trip at {rate}/s", *_figures(baseline), 0, ""))
@@ -93,7 +92,8 @@ def run(settings: Settings, rates: list[int], seconds: float, background_rate: i
         api.stop()
         worker.stop()
         _drop_database(settings)
-    click.echo(text_table(Table(("path", "n", "p50 ms", "p99 ms", "max ms", "errors", "CDR/s meanwhile"), rows)), nl=False)
+    columns = ("path", "n", "p50 ms", "p99 ms", "max ms", "errors", "CDR/s meanwhile")
+    click.echo(text_table(Table(columns, rows)), nl=False)
     click.echo(f"targets: p50 <= {TARGETS_MS['p50']} ms, p99 <= {TARGETS_MS['p99']} ms, nothing over "
                f"{TARGETS_MS['max']} ms")
     click.echo(text_table(Table(("figure", "value"), extra)), nl=False)

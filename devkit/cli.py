@@ -140,6 +140,9 @@ def bench_auth(rates: str, seconds: float, background_rate: int, holds: int, sto
 def register(group: click.Group) -> None:
     from devkit.bench_invoices import bench_invoices
     from devkit.bench_rerate import command as bench_rerate
+    from devkit.bench_alerts import bench_alerts
+
+    group.add_command(bench_alerts)
 
     for command in (demo, bench_rating, bench_stream, bench_guard, bench_sink, bench_state, bench_invoices, bench_switch,
                     bench_api, bench_scale, bench_auth, bench_rerate()):

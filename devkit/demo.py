@@ -17,7 +17,7 @@ from pipeline.reference_apply import apply_files
 from devkit.sample_cdrs import sample_stream
 from pipeline.settings import REPO_ROOT, Settings
 from pipeline.topic_io import count_messages, produce_all, read_all
-from devkit.worker_process import WorkerProcess
+from devkit.worker_process import WorkerProcess, start_api
 
 SAMPLES = REPO_ROOT / "samples"
 
@@ -94,24 +94,17 @@ def _stop_previous(run_dir) -> None:
 def _serve_the_portal(settings: Settings, worker: WorkerProcess) -> None:
     """Logins for the admin, a reseller and a user, and the API + portal on RATING_API_PORT; the
     worker and the API stay up (pid files in RATING_LOCAL_DIR/run, which deploy/local/down reads)."""
-    import urllib.request
 
     from pipeline.api.kafka_backend import publish_logins
 
     click.echo(click.style("==> the API and the portal", bold=True))
     run_dir = settings.local_dir / "run"
     tokens = asyncio.run(publish_logins(settings, ["admin", "r1", "u1"], password=DEMO_PASSWORD))
-    api = WorkerProcess(settings, settings.local_dir / "logs" / f"{settings.topic_prefix}api.log", args=("api",)).start()
     url = f"http://{settings.api_host}:{settings.api_port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/openapi.json", timeout=2).read()
-            break
-        except OSError:
-            if not api.alive() or time.monotonic() > deadline:
-                raise click.ClickException(f"the API did not start:\n{api.log_tail()}") from None
-            time.sleep(0.5)
+    try:
+        api = start_api(settings, settings.local_dir / "logs" / f"{settings.topic_prefix}api.log")
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "demo-worker.pid").write_text(f"{worker.process.pid}\n")
     (run_dir / "demo-api.pid").write_text(f"{api.process.pid}\n")

@@ -78,3 +78,21 @@ class WorkerProcess:
                 return
             time.sleep(0.2)
         raise TimeoutError(f"worker did not log {text!r} in {timeout} s:\n{self.log_tail()}")
+
+
+def start_api(settings: Settings, log_path: Path, timeout: float = 60.0) -> WorkerProcess:
+    """`python -m pipeline api` as a child process, returned once it answers on its port."""
+    import urllib.request
+
+    api = WorkerProcess(settings, log_path, args=("api",)).start()
+    url = f"http://{settings.api_host}:{settings.api_port}/openapi.json"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return api
+        except OSError:
+            if not api.alive() or time.monotonic() > deadline:
+                api.kill()
+                raise RuntimeError(f"the API did not start:\n{api.log_tail()}") from None
+            time.sleep(0.3)

@@ -47,6 +47,9 @@ def worker(loglevel: str | None, without_web: bool) -> None:
 def register(group: click.Group) -> None:
     for command in (worker, ref, pay, balances, replay_rejected, state, blocked):
         group.add_command(command)
+    from pipeline.alerts.cli import alerts as alerts_command
+
+    group.add_command(alerts_command)
     from pipeline.adapters.cli import register as register_adapters
     from pipeline.api.cli import register as register_api
     from pipeline.rerate.cli import register as register_rerate

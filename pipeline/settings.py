@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     # (pure Python); commands and the API use aiokafka either way. pipeline/runtime/rdkafka.py
     kafka_client: Literal["librdkafka", "aiokafka"] = "librdkafka"
     # what a worker runs; all by default. A worker of rating only scales the hot path on its own,
-    # and the benchmarks measure the rating agent alone with it.
+    # and the benchmarks measure the rating agent alone with it. `alerts` (not by default): the
+    # worker also runs the alert agents, as a child process (`python -m pipeline alerts` alone is the same)
     roles: frozenset[str] = frozenset({"rate", "charge", "balance", "guard", "authorize", "clickhouse"})
 
     # hot path batching: Faust's per-event cost is paid once per batch where we can
@@ -86,6 +87,13 @@ class Settings(BaseSettings):
     api_trusted_proxies: str = ""
     # how many days a new bearer token lives unless `token create --expires-days` says; none: forever
     api_token_days: int | None = Field(None, ge=1)
+
+    # alerts (pipeline/agents, `python -m pipeline alerts`, or the role `alerts` of a worker, which
+    # then runs them as a child process): how often fired alerts are judged again when no call
+    # comes (a flood that stopped clears), and how a webhook is tried (backoff doubles from 1 s)
+    alerts_tick_seconds: float = Field(5.0, gt=0)
+    alerts_webhook_tries: int = Field(6, ge=1)
+    alerts_webhook_timeout_seconds: float = Field(5.0, gt=0)
 
     def runs(self, role: str) -> bool:
         return role in self.roles

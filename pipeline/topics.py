@@ -80,6 +80,15 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("auth.settlements", 1, _config(), internal=True),
     TopicSpec("state.auth_calls", 1, _config(COMPACTED), internal=True),
     TopicSpec("auth.holds", None, _config(), strict_partitions=False),
+    # alerts (pipeline/alerts, pipeline/agents): the definitions; the fired/cleared events; the
+    # blocks an alert asked for, which the balance guard folds into its rules (it stays the only
+    # writer of switch.control), keyed ALERT/ACCOUNT, compacted, one partition (the guard reads it
+    # whole). alerts.observations is the alert agents' own repartition: keyed ALERT/TARGET, so each
+    # alert's windows live on one partition of their windowed tables.
+    TopicSpec("ref.alerts", 1, _config(COMPACTED)),
+    TopicSpec("alerts", None, _config(), strict_partitions=False),
+    TopicSpec("alert_blocks", 1, _config(COMPACTED)),
+    TopicSpec("alerts.observations", None, _config(), internal=True),
 )
 REFERENCE_TOPICS = {
     "account": "ref.accounts",
@@ -87,6 +96,7 @@ REFERENCE_TOPICS = {
     "provider": "ref.providers",
     "did": "ref.dids",
     "holidays": "ref.holidays",
+    "alert": "ref.alerts",
 }
 
 

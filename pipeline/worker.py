@@ -208,4 +208,7 @@ def build_app(settings: Settings, clients: KafkaClients | None = None) -> faust.
     for checkpointer in checkpointers:
         app.service(RunStage(checkpointer, joined))
     app.service(OpsServer(settings, metrics, readiness))
+    if settings.runs("alerts"):  # Faust agents with Kafka on: their own process (pipeline/agents/child.py)
+        from pipeline.agents.child import AlertsChild
+        app.service(AlertsChild(settings))
     return app

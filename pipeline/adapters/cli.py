@@ -22,8 +22,11 @@ from pipeline.settings import Settings
 
 
 def register(group: click.Group) -> None:
+    from pipeline.adapters.kamailio_authorize import main as switch_authorize
+
     group.add_command(adapter)
     group.add_command(switch_control)
+    group.add_command(switch_authorize, "switch-authorize")  # also `python -m pipeline.adapters.kamailio_authorize`
 
 
 

@@ -50,6 +50,9 @@ def create_app(backend: Backend | None = None, lifespan=None, config: ApiConfig 
         install_backend(app, backend)
     app.include_router(routes_v1.router)
     app.include_router(routes_authorize.router)
+    from pipeline.api import routes_alerts  # /v1/alerts, /v1/alert-events, /v1/alert-blocks and /alerts
+
+    app.include_router(routes_alerts.router)
     app.include_router(routes_sessions.router)
     for pages in (portal, portal_manage, portal_reports):
         app.include_router(pages.router)

@@ -22,14 +22,10 @@ class LedgerInvoices:
         return await read_invoices(self.settings, account=account, number=number)
 
     async def issue(self, account: str, period: str):
-        from pipeline.invoices.pdf_files import PdfFileTaken
         from pipeline.invoices.period import Period
         from pipeline.invoices.service import issue_invoice
 
-        try:
-            return await issue_invoice(self.settings, account, Period.parse(period))
-        except PdfFileTaken:  # logged with its path: the operator's to sort out, not the caller's
-            raise InvoiceFileUnavailable("the invoice's PDF file cannot be stored here; the operator is told") from None
+        return await issue_invoice(self.settings, account, Period.parse(period))
 
     async def pdf(self, invoice) -> bytes:
         from pipeline.invoices.service import PdfMismatch, invoice_pdf

@@ -56,6 +56,8 @@ NAV = {
                  ("branding", "/branding", "Branding")],
     "user": [("dashboard", "/", "Dashboard"), ("calls", "/calls", "Calls"), ("invoices", "/invoices", "Invoices")],
 }
+for _role in ("admin", "reseller"):  # the alerts page (pipeline/api/routes_alerts.py), before Branding
+    NAV[_role].insert(len(NAV[_role]) - 1, ("alerts", "/alerts", "Alerts"))
 NOTICES = {"saved": "Saved.", "paid": "Payment recorded.", "rates": "Rates uploaded.", "out": "You are signed out.",
            "everywhere": "You are signed out on every device.",
            "password": "Password changed. Every other session of this account is signed out."}

@@ -63,7 +63,8 @@ def decide(request: AuthorizeRequest, book, live: Live, now: datetime, default_c
     start = request.setup_time or now
 
     def priced(seconds: int) -> RatedCall | NotRated:
-        call = CallToRate(request.server_id, request.call_id, account_id, request.dst_digits, start, seconds, True, None)
+        call = CallToRate(request.server_id, request.call_id, account_id, request.dst_digits, start, seconds,
+                          True, None)
         return rate_call(call, book) if did is None else rate_did_call(call, did, book)
 
     minute = priced(_MINUTE)

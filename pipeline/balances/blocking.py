@@ -1,7 +1,7 @@
 """The balance guard's rules (DOMAIN.md "Blocking"), pure: who is blocked, why, on which switch."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Set as AbstractSet
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -20,10 +20,13 @@ class AccountState:
     reseller: str
 
 
-def own_block_reason(account, balance: Decimal) -> str | None:
-    """Why the account is blocked on its own (not through an ancestor), or None."""
+def own_block_reason(account, balance: Decimal, alerted: bool = False) -> str | None:
+    """Why the account is blocked on its own (not through an ancestor), or None. `alerted`: an
+    alert blocks it (pipeline/alerts/blocks.py), until lifted."""
     if account.blocked:
         return "manual"
+    if alerted and account.type != "admin":
+        return "alert"
     if account.type == "admin":
         return None  # the admin has no balance
     if account.billing == "prepaid":
@@ -34,15 +37,16 @@ def own_block_reason(account, balance: Decimal) -> str | None:
 
 
 def evaluate(account_id: str, lookup: Callable[[str], object], balances: Mapping[str, Decimal],
-             default_server: str) -> AccountState | None:
-    """The effective state of an account; None for the admin and for unknown (deleted) accounts."""
+             default_server: str, alerted: AbstractSet[str] = frozenset()) -> AccountState | None:
+    """The effective state of an account; None for the admin and for unknown (deleted) accounts.
+    `alerted`: the accounts an alert blocks now."""
     account = lookup(account_id)
     if account is None or account.type == "admin":  # the admin has no balance and no switch line
         return None
     chain = _ancestors(account, lookup)
-    reason = own_block_reason(account, balances.get(account.id, _ZERO))
+    reason = own_block_reason(account, balances.get(account.id, _ZERO), account.id in alerted)
     if reason is None and any(
-        own_block_reason(a, balances.get(a.id, _ZERO)) is not None for a in chain
+        own_block_reason(a, balances.get(a.id, _ZERO), a.id in alerted) is not None for a in chain
     ):
         reason = "reseller_blocked"
     reseller = next((a.id for a in [account, *chain] if a.type == "reseller"), "")
@@ -88,10 +92,10 @@ def blocks_with_owner(did) -> bool:
 
 
 def evaluate_did(did, lookup: Callable[[str], object], balances: Mapping[str, Decimal],
-                 default_server: str) -> AccountState:
+                 default_server: str, alerted: AbstractSet[str] = frozenset()) -> AccountState:
     """The DID's entry on switch.control: its owner's state and reason while receiving a call costs
     the owner money; otherwise (free for him, unassigned, owner gone) always active."""
-    owner = evaluate(did.owner, lookup, balances, default_server) if did.owner else None
+    owner = evaluate(did.owner, lookup, balances, default_server, alerted) if did.owner else None
     key = did_key(did.number)
     if owner is None:
         return AccountState(key, ACTIVE, "ok", default_server, did.reseller or "")

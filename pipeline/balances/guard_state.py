@@ -2,7 +2,7 @@
 was last published, which signals to publish now."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Set as AbstractSet
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -28,6 +28,8 @@ class GuardState:
     balances: dict[str, Decimal] = field(default_factory=dict)
     seqs: dict[str, int] = field(default_factory=dict)
     published: dict[str, Published] = field(default_factory=dict)
+    # the accounts an alert blocks now (pipeline/alerts/blocks.py, kept current by its reader)
+    alerted: AbstractSet[str] = frozenset()
 
     def set_balance(self, account: str, balance: Decimal, seq: int) -> bool:
         """Take a balance snapshot unless an equal or newer one was seen (replays resend old ones)."""
@@ -60,7 +62,7 @@ class GuardState:
             seen.add(account)
             is_did = account.startswith(DID_KEY_PREFIX)
             state = self._evaluate_did(account) if is_did else evaluate(
-                account, self.lookup, self.balances, self.default_server)
+                account, self.lookup, self.balances, self.default_server, self.alerted)
             if state is None:
                 continue
             before = self.published.get(account)
@@ -86,4 +88,4 @@ class GuardState:
         if did is None:  # deleted: let it through if it was blocked
             before = self.published.get(key)
             return None if before is None else AccountState(key, "active", "ok", before.server, "")
-        return evaluate_did(did, self.lookup, self.balances, self.default_server)
+        return evaluate_did(did, self.lookup, self.balances, self.default_server, self.alerted)

@@ -52,7 +52,6 @@ def invoice() -> None:
 @click.option("--draft", is_flag=True, help="an unnumbered preview; allowed for a month not over yet")
 @click.option("--skip-empty", is_flag=True, help="no invoice for an account with nothing to invoice")
 def issue(account: str | None, period: str, every: bool, draft: bool, skip_empty: bool) -> None:
-    from pipeline.invoices.pdf_files import PdfFileTaken
     from pipeline.invoices.period import PeriodNotClosed
     from pipeline.invoices.prefixes import PrefixTaken
     from pipeline.invoices.service import InvoiceError, issue_all, issue_invoice
@@ -72,7 +71,7 @@ def issue(account: str | None, period: str, every: bool, draft: bool, skip_empty
             _echo_json([i.printable() for i in issued])
             return
         result = asyncio.run(issue_invoice(settings, account, month, draft=draft, skip_empty=skip_empty))
-    except (InvoiceError, PeriodNotClosed, PrefixTaken, PdfFileTaken) as exc:
+    except (InvoiceError, PeriodNotClosed, PrefixTaken) as exc:
         _fail(str(exc))
     if result is None:
         click.echo(f"account {account} has nothing to invoice for {month}: no invoice (--skip-empty)", err=True)

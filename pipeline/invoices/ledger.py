@@ -30,7 +30,7 @@ from typing import Callable, Sequence
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
-from pipeline.invoices.pdf_files import check_free, pdf_path, place, sha256
+from pipeline.invoices.pdf_files import pdf_path, place, sha256
 from pipeline.invoices.prefixes import PrefixTaken
 from pipeline.invoices.record import Invoice, format_number
 from pipeline.invoices.topics import INVOICES_TOPIC, ensure_invoice_topics
@@ -130,8 +130,10 @@ class InvoiceLedger:
                 async with producer.transaction():
                     await self.catch_up()
                     results = await self._write(producer, pending, render, staged)
-                log.warning("DEBUG committed %s", [(i.account, i.number) for i in results])
-                for temporary, final in staged:  # committed: the PDFs become the issued ones
+                # committed: the PDFs become the issued ones. Only now: a file found in the way before
+                # the commit may be this process's stale view (fenced, the number taken meanwhile),
+                # which the commit's refusal settles; after it, a file in the way is never replaced
+                for temporary, final in staged:
                     place(temporary, final)
                 for invoice in results:
                     self._remember(invoice)
@@ -164,7 +166,6 @@ class InvoiceLedger:
             final = pdf_path(self.settings, draft.issuer, number)
             numbered = draft.model_copy(update={"number": number, "sequence": last[turn], "pdf": str(final)})
             data = render(numbered)
-            check_free(final, data)
             temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
             temporary.parent.mkdir(parents=True, exist_ok=True)
             temporary.write_bytes(data)

@@ -46,18 +46,16 @@ def check_logo(data: bytes, content_type: str) -> str:
 
 @lru_cache(maxsize=256)
 def stored_logo(data: bytes, content_type: str) -> bytes | None:
-    """A logo read back from ref.logos as it may be shown or drawn: an SVG stored before SVGs were
-    sanitised is sanitised now; None (logged) for one that would be refused today."""
-    if content_type != SVG:
-        return data  # a PNG was decoded at upload by today's rule
+    """A logo read back from ref.logos as it may be shown or drawn: one stored before SVGs were
+    sanitised (or written to the topic by hand) is checked and sanitised now; None (logged) for one
+    that would be refused today, so that it breaks no page and no PDF."""
     try:
-        cleaned = sanitize_svg(data)
-        if cleaned != data:  # not written by the sanitiser, so never drawn at upload either
-            _check_drawable(cleaned)
+        if content_type == SVG and sanitize_svg(data) == data:
+            return data  # the sanitiser's own output: drawn once already, at upload
+        return clean_logo(data, content_type)[0]
     except ValueError as exc:
-        log.error("stored SVG logo not shown: %s", exc)
+        log.error("stored %s logo not shown: %s", content_type, exc)
         return None
-    return cleaned
 
 
 def _check_drawable(svg: bytes) -> None:

@@ -23,11 +23,6 @@ class PdfMismatch(Exception):
     """No file (nor a new rendering) matches the invoice's recorded sha256: nothing may be served."""
 
 
-class PdfFileTaken(Exception):
-    """The issuer's PDF file name already holds another document: the operator's to sort out (not
-    a ValueError: the API must not answer it as the caller's mistake, nor show the path)."""
-
-
 def path_segment(name: str) -> str:
     """An account id as one file name: `%XX` for every byte outside A-Z a-z 0-9 _ - (so '.', '/'
     and '%' too: no traversal, and two ids never share a folder)."""
@@ -52,32 +47,21 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def check_free(path: Path, data: bytes) -> None:
-    """PdfFileTaken if `path` holds anything but `data`: issuing must not replace another's PDF."""
-    log.warning("DEBUG check_free %s sha %s", path.name, sha256(data)[:8])
-    if path.exists() and sha256(path.read_bytes()) != sha256(data):
-        message = (f"refusing to replace {path}: it holds another invoice's PDF (from an earlier "
-                   "installation on the same RATING_LOCAL_DIR?); move it away and issue again")
-        log.error("%s", message)
-        raise PdfFileTaken(message)
-
-
 def place(staged: Path, final: Path) -> None:
     """Give the staged file its final name unless that name exists already (link: atomic, no clobber)."""
-    log.warning("DEBUG place %s sha %s", final.name, sha256(staged.read_bytes())[:8])
     try:
         os.link(staged, final)
     except FileExistsError:
         if sha256(final.read_bytes()) != sha256(staged.read_bytes()):
-            log.error("PDF %s exists with other content: not replaced (the new one is rendered again "
-                      "from its record when asked for)", final)
+            # a file left by an earlier installation on the same RATING_LOCAL_DIR: it stays, and the
+            # new invoice's PDF is rendered again from its record (and checked) when asked for
+            log.error("PDF %s exists with other content: not replaced", final)
     except OSError:  # a file system without hard links
         write_new(final, staged.read_bytes())
 
 
 def write_new(path: Path, data: bytes) -> None:
     """Write a file that must not exist yet (a PDF rendered again from its record)."""
-    log.warning("DEBUG write_new %s sha %s", path.name, sha256(data)[:8])
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with open(path, "xb") as out:

@@ -18,10 +18,11 @@ from pipeline.rating.rated_call import NotRated
 from pipeline.rating.ref_graph import RefGraph
 from pipeline.rating.reference import (ADMIN_ID, BUILT_IN_ADMIN, AccountIn, DidIn, HolidaysIn, ProviderIn, RateIn,
                                       TariffIn)
+from pipeline.alerts.definition import AlertIn
 from pipeline.rating.tariff_index import TariffIndex
 
-Record = AccountIn | TariffIn | ProviderIn | DidIn | HolidaysIn
-KINDS = ("account", "tariff", "provider", "did", "holidays")
+Record = AccountIn | TariffIn | ProviderIn | DidIn | HolidaysIn | AlertIn
+KINDS = ("account", "tariff", "provider", "did", "holidays", "alert")
 
 
 class ReferenceBook:
@@ -31,6 +32,7 @@ class ReferenceBook:
         self._indexes: dict[str, TariffIndex] = {}
         self._providers: dict[str, ProviderIn] = {}
         self._dids: dict[str, DidIn] = {}
+        self._alerts: dict[str, AlertIn] = {}  # read by the alert agents and the API, never by rating
         self.holidays: frozenset[date] = frozenset()
         self.holiday_days: frozenset[int] = frozenset()  # the same days, as the index compares them
         self._chain_plans: dict[str, ChainPlan | NotRated] = {}
@@ -43,6 +45,11 @@ class ReferenceBook:
     def apply(self, record: Record) -> None:
         """Insert or replace one record. A tariff must carry its rates (resolve rates_csv first);
         replacing a tariff recompiles that tariff only."""
+        if isinstance(record, AlertIn):  # no chain or tariff plan depends on an alert
+            self._alerts[record.id] = record
+            if self._graph is not None:
+                self._graph.put(record)
+            return
         if isinstance(record, AccountIn):
             self._accounts[record.id] = record
         elif isinstance(record, TariffIn):
@@ -86,6 +93,8 @@ class ReferenceBook:
             self._providers.pop(record_id, None)
         elif kind == "did":
             self._dids.pop(record_id, None)
+        elif kind == "alert":
+            self._alerts.pop(record_id, None)
         else:
             self.holidays, self.holiday_days = frozenset(), frozenset()
         self._forget_plans()
@@ -93,7 +102,7 @@ class ReferenceBook:
     def copy(self) -> ReferenceBook:
         """A scratch book for validating a batch: records apply to it without touching this one."""
         other = ReferenceBook()
-        for name in ("_accounts", "_tariffs", "_indexes", "_providers", "_dids"):
+        for name in ("_accounts", "_tariffs", "_indexes", "_providers", "_dids", "_alerts"):
             setattr(other, name, dict(getattr(self, name)))
         other.holidays, other.holiday_days = self.holidays, self.holiday_days
         other._graph = None if self._graph is None else self._graph.copy()
@@ -107,7 +116,7 @@ class ReferenceBook:
         if self._graph is None:
             graph = RefGraph()
             for records in (self._accounts.values(), self._tariffs.values(), self._providers.values(),
-                            self._dids.values()):
+                            self._dids.values(), self._alerts.values()):
                 for record in records:
                     graph.put(record)
             self._graph = graph
@@ -137,6 +146,12 @@ class ReferenceBook:
 
     def providers(self) -> list[ProviderIn]:
         return list(self._providers.values())
+
+    def alerts(self) -> list[AlertIn]:
+        return list(self._alerts.values())
+
+    def alert(self, alert_id: str) -> AlertIn | None:
+        return self._alerts.get(alert_id)
 
     def dids(self) -> list[DidIn]:
         return list(self._dids.values())

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Iterable
 from pipeline.rating.ref_consistency import consistent
 from pipeline.rating.ref_graph import RefGraph
 from pipeline.rating.reference import ADMIN_ID, AccountIn, DidIn, HolidaysIn, ProviderIn, TariffIn
+from pipeline.alerts import rules as alert_rules
+from pipeline.alerts.definition import AlertIn
 from pipeline.rating.write_limits import write_rule
 
 if TYPE_CHECKING:
@@ -71,6 +73,11 @@ def check_ownership(book: ReferenceBook, record: Record, actor: str | None = Non
 # -- who may write what ----------------------------------------------------------------------------
 
 def _may_write(graph: RefGraph, record: Record, writer: str) -> str | None:
+    if isinstance(record, AlertIn):  # issue 25: the admin on anything, a reseller his own
+        acting = graph.account(writer)
+        if writer != ADMIN_ID and (acting is None or acting.type != "reseller"):
+            return f'"{writer}" may not write reference data: only the admin and resellers do'
+        return alert_rules.writer_rule(graph, record, writer)
     if writer == ADMIN_ID:
         return _admin_did_rule(graph, record)
     acting = graph.account(writer)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pipeline.rating.ref_graph import Record, RefGraph
 from pipeline.rating.reference import ADMIN_ID, AccountIn, DidIn, ProviderIn, TariffIn
+from pipeline.alerts import rules as alert_rules
+from pipeline.alerts.definition import AlertIn
 
 
 def consistent(graph: RefGraph, record: Record) -> str | None:
@@ -21,6 +23,8 @@ def consistent(graph: RefGraph, record: Record) -> str | None:
         return _provider_rules(graph, record)
     if isinstance(record, DidIn):
         return _did_rules(graph, record)
+    if isinstance(record, AlertIn):
+        return alert_rules.consistency_rule(graph, record)
     return None
 
 

@@ -16,7 +16,7 @@ from typing import Iterable, Union
 from pipeline.rating.reference import AccountIn, DidIn, HolidaysIn, ProviderIn, TariffIn
 
 Record = Union[AccountIn, TariffIn, ProviderIn, DidIn, HolidaysIn]
-KIND_MAPS = {"account": "accounts", "tariff": "tariffs", "provider": "providers", "did": "dids"}
+KIND_MAPS = {"account": "accounts", "tariff": "tariffs", "provider": "providers", "did": "dids", "alert": "alerts"}
 # reverse link -> what it leads from and to
 LINKS = (
     "children",  # parent id -> ids of accounts under it

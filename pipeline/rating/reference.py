@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BeforeValidator, ConfigDict, Field, TypeAdapter, model_validator
 from pydantic import BaseModel
 
+from pipeline.alerts.definition import AlertIn  # kind "alert" (issue 25): defined beside the alert agents
 from pipeline.rating import rules
 from pipeline.schemas import limits
 
@@ -211,11 +212,11 @@ class HolidaysIn(_Frozen):
 
 
 ReferenceRecord = Annotated[
-    Union[TariffIn, AccountIn, ProviderIn, DidIn, HolidaysIn], Field(discriminator="kind")
+    Union[TariffIn, AccountIn, ProviderIn, DidIn, HolidaysIn, AlertIn], Field(discriminator="kind")
 ]
 _record_adapter: TypeAdapter[ReferenceRecord] = TypeAdapter(ReferenceRecord)
 
 
-def parse_reference_record(obj: Any) -> TariffIn | AccountIn | ProviderIn | DidIn | HolidaysIn:
+def parse_reference_record(obj: Any) -> TariffIn | AccountIn | ProviderIn | DidIn | HolidaysIn | AlertIn:
     """One record from a decoded JSON object; raises pydantic.ValidationError."""
     return _record_adapter.validate_python(obj)

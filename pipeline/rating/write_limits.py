@@ -7,8 +7,8 @@ records written before it: an account named by a 50 MB string keeps rating until
 it. Here the book is at hand, so a write can be told from a create:
 - a new record's id follows the id rule (limits.NEW_ID_PATTERN); an existing one keeps its id;
 - a field naming another record (parent, tariff, owner...) is short, or names a record that exists;
-- every other text (a name, a server) is at most MAX_NAME_LENGTH characters, and a server that
-  changes follows the id rule, since switches are addressed by it.
+- every other text (a name, a server) is at most MAX_NAME_LENGTH characters (a webhook URL
+  MAX_URL_LENGTH), and a server that changes follows the id rule, since switches are addressed by it.
 """
 from __future__ import annotations
 
@@ -19,12 +19,14 @@ from pipeline.rating.reference import DidIn, HolidaysIn
 from pipeline.schemas import limits
 
 if TYPE_CHECKING:
-    from pipeline.rating.ref_graph import RefGraph, Record
+    from pipeline.rating.ref_graph import Record, RefGraph
 
 NEW_ID = re.compile(limits.NEW_ID_PATTERN.removesuffix("$") + r"\Z")  # $ would let a final newline in
 ID_RULE = (f'1-{limits.MAX_ID_LENGTH} ASCII letters, digits, ".", "_" or "-", starting with a letter or digit')
 # fields naming another record, and the kind of record they name
 REFERENCES = {"parent": "account", "owner": "account", "tariff": "tariff", "reseller": "account", "user": "account"}
+# texts allowed to be longer than a name
+LONG_TEXTS = {"webhook": limits.MAX_URL_LENGTH}
 ECHO_CHARS = 40
 
 
@@ -63,8 +65,9 @@ def _text_rule(graph: RefGraph, field: str, value: str, old_value: object) -> st
         return None
     if field == "server" and value != old_value and NEW_ID.match(value) is None:
         return f'a server name is {ID_RULE} (got "{_shown(value)}")'
-    if len(value) > limits.MAX_NAME_LENGTH:
-        return f"at most {limits.MAX_NAME_LENGTH} characters (got {len(value)})"
+    limit = LONG_TEXTS.get(field, limits.MAX_NAME_LENGTH)
+    if len(value) > limit:
+        return f"at most {limit} characters (got {len(value)})"
     return None
 
 

@@ -17,6 +17,7 @@ from decimal import Decimal
 import orjson
 
 from pipeline.balances.blocking import did_key, dids_by_owner
+from pipeline.alerts.blocks import AlertBlockReader
 from pipeline.balances.guard_state import GuardState
 from pipeline.runtime.outputs import Context
 from pipeline.runtime.topic_read import partitions_of, read_to_end
@@ -24,6 +25,7 @@ from pipeline.schemas import wire
 from pipeline.stages.base import PipelineStage
 
 log = logging.getLogger(__name__)
+ALERT_BLOCKS_POLL_SECONDS = 0.2
 
 
 class GuardBalances(PipelineStage):
@@ -45,9 +47,13 @@ class GuardBalances(PipelineStage):
         self.children_of: dict[str, list[str]] | None = None
         self.dids_of_owner: dict[str, list] | None = None
         feed.listeners.append(self._on_reference_change)
+        # blocks asked for by alerts (issue 25): read whole before the first judgement, then polled
+        self.alert_blocks = AlertBlockReader(settings, clients)
+        self._alert_blocks_polled = 0.0
 
     async def prepare(self) -> None:
         await self.feed.ready.wait()
+        await self.alert_blocks.start()
 
     def _on_reference_change(self, kind: str, ident: str) -> None:
         if kind == "account":
@@ -88,7 +94,8 @@ class GuardBalances(PipelineStage):
 
     async def _rebuild(self) -> GuardState:
         state = GuardState(self.feed.book.account, self._accounts_under, self.settings.default_server,
-                           dids_of=self._dids_of, did=self.feed.book.did)
+                           dids_of=self._dids_of, did=self.feed.book.did,
+                           alerted=self.alert_blocks.blocks.blocked)
         reader = self.clients.reader()
         await reader.start()
         try:
@@ -119,6 +126,9 @@ class GuardBalances(PipelineStage):
     async def handle(self, messages: list, ctx: Context) -> None:
         if self.guard is None:
             return
+        if time.monotonic() - self._alert_blocks_polled >= ALERT_BLOCKS_POLL_SECONDS:
+            self._alert_blocks_polled = time.monotonic()
+            self.pending |= await self.alert_blocks.poll()
         touched, self.pending = self.pending, set()
         newest_ms = 0
         for message in messages:

@@ -77,9 +77,12 @@ def test_the_same_call_asked_again_gets_the_same_answer_and_holds_nothing_more(w
     assert world.backend.authorizer.holds.held == held
 
 
+FIELDS = st.sampled_from(["server_id", "call_id", "account", "dst", "did", "setup_time", "pin"])
+VALUES = st.one_of(st.text(max_size=40), st.integers(), st.none(), st.floats(allow_nan=False, allow_infinity=False))
+
+
 @settings(max_examples=150, deadline=None)
-@given(body=st.dictionaries(st.sampled_from(["server_id", "call_id", "account", "dst", "did", "setup_time", "pin"]),
-                            st.one_of(st.text(max_size=40), st.integers(), st.none(), st.floats(allow_nan=False, allow_infinity=False))))
+@given(body=st.dictionaries(FIELDS, VALUES))
 def test_any_body_is_answered_200_or_422_never_500(body):
     answer = SHARED.post("admin", "/v1/authorize", json=body)
     assert answer.status_code in (200, 422), answer.text

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -114,14 +116,18 @@ def test_a_killed_api_leaves_no_parser_process_behind():
               "asyncio.run(rates_upload.parse_rates(b'prefix,rate\\n' + lines))\n"
               "print(*rates_upload._pool._processes, flush=True)\n"
               "os.kill(os.getpid(), 9)\n")
-    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                         cwd=Path(__file__).resolve().parents[2])
-    children = [int(pid) for pid in ran.stdout.split()]
-    assert children, ran.stderr
+    api = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                           cwd=Path(__file__).resolve().parents[2])
+    with api.stdout:  # read the line only: an orphan would hold the pipe open
+        children = [int(pid) for pid in api.stdout.readline().split()]
+    assert api.wait(60) == -9 and children
     deadline = time.monotonic() + 30
     while any(_running(pid) for pid in children) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not any(_running(pid) for pid in children)
+    left = [pid for pid in children if _running(pid)]
+    for pid in left:  # the test leaves nothing running either way
+        os.kill(pid, signal.SIGKILL)
+    assert left == []
 
 
 def _running(pid: int) -> bool:

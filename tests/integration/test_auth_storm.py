@@ -7,10 +7,9 @@ import asyncio
 import socket
 from decimal import Decimal
 
-import httpx
 
 from devkit.auth_storm import storm
-from devkit.worker_process import WorkerProcess
+from devkit.worker_process import WorkerProcess, start_api
 from pipeline.api.kafka_backend import ensure_api_topics, publish_logins
 from tests.integration.kit import seed_reference, start_worker
 
@@ -22,10 +21,7 @@ def free_port() -> int:
 
 
 def api_process(settings) -> tuple[WorkerProcess, str]:
-    api = WorkerProcess(settings, settings.local_dir / "logs" / "api.log", args=("api",)).start()
-    base = f"http://{settings.api_host}:{settings.api_port}"
-    api.wait_until_logged("API ready", timeout=120)
-    return api, base
+    return start_api(settings, settings.local_dir / "logs" / "api.log"), f"http://{settings.api_host}:{settings.api_port}"
 
 
 def test_no_prepaid_balance_goes_below_zero_in_a_storm_of_simultaneous_calls(settings_factory):

@@ -141,7 +141,7 @@ async def test_the_pdf_is_stored_by_number_with_its_sha256_and_shows_issuer_numb
 
     invoice = await issue_invoice(seeded, "u1", OCTOBER, now=NOW)
     pdf = Path(invoice.pdf)
-    assert pdf == seeded.local_dir / "invoices" / "R1-2026-000001.pdf"
+    assert pdf == seeded.local_dir / "invoices" / "r1" / "R1-2026-000001.pdf"  # each issuer his own folder
     assert hashlib.sha256(pdf.read_bytes()).hexdigest() == invoice.pdf_sha256
     assert not list(pdf.parent.glob(".*.tmp"))  # no temporary PDF left behind
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, check=True, text=True).stdout

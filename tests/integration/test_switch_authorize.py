@@ -12,7 +12,6 @@ import re
 import shutil
 import socket
 import time
-import urllib.request
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -22,7 +21,7 @@ import orjson
 import pytest
 
 from devkit.local_switch import BRIDGE_CONNECTED, BRIDGE_GONE, DST, Authorization, Switch
-from devkit.worker_process import WorkerProcess
+from devkit.worker_process import start_api
 from pipeline.adapters.kamailio_evapi import HELLO, netstring
 from pipeline.api.kafka_backend import ensure_api_topics, publish_logins
 from pipeline.settings import Settings
@@ -121,17 +120,9 @@ def billing(settings_factory, tmp_path):
 
     token = asyncio.run(seed())
     worker = start_worker(settings)
-    api = WorkerProcess(settings, tmp_path / "api.log", args=("api",)).start()
+    api = start_api(settings, tmp_path / "api.log")
     url = f"http://127.0.0.1:{settings.api_port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/openapi.json", timeout=2).read()
-                break
-            except OSError:
-                assert api.alive() and time.monotonic() < deadline, f"the API did not start:\n{api.log_tail()}"
-                time.sleep(0.3)
         yield Billing(settings, url, token)
     finally:
         api.stop()

@@ -86,7 +86,7 @@ def test_max_seconds_is_the_largest_affordable_second(user_rate, reseller_rate, 
     assert answer.max_seconds == expected
     assert answer.allowed == (expected > 0)
     if answer.allowed:  # each limited party is held exactly the price of max_seconds
-        for (rate, dec, rnd, _), party in zip(parties, ("u1", "r1")):
+        for (rate, dec, rnd, _), party in zip(parties, ("u1", "r1")[:len(parties)], strict=True):
             price = model_price(rate, dec, rnd, expected)
             assert answer.holds.get(party, Decimal(0)) == price
     else:

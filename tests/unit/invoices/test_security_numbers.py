@@ -56,16 +56,44 @@ async def test_each_issuers_pdfs_have_a_folder_of_their_own(tmp_path):
     assert [i.pdf for i in issued] == [str(final) for final in finals]
 
 
-async def test_issuing_never_replaces_an_existing_file_of_another_document(tmp_path):
-    ledger = InvoiceLedger(Settings(local_dir=tmp_path, topic_prefix="t-"))
+class CommittingProducer(FakeProducer):
+    """A transactional producer whose transactions always commit (no broker)."""
+
+    async def start(self):
+        pass
+
+    async def stop(self):
+        pass
+
+    def transaction(self):
+        from contextlib import asynccontextmanager
+
+        return asynccontextmanager(self._transaction)()
+
+    async def _transaction(self):
+        yield
+
+
+async def test_issuing_never_replaces_an_existing_file_of_another_document(tmp_path, monkeypatch):
+    settings = Settings(local_dir=tmp_path, topic_prefix="t-")
+    monkeypatch.setattr(ledger_module, "KafkaClients",
+                        lambda settings: SimpleNamespace(producer=lambda **kwargs: CommittingProducer()))
+    ledger = InvoiceLedger(settings)
+
+    async def caught_up():
+        return None
+
+    ledger.catch_up = caught_up
     for folder in (tmp_path / "invoices", tmp_path / "invoices" / "r1"):  # where either layout would write
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "R1-2026-000001.pdf").write_bytes(b"an issued PDF of somebody else")
-    producer, staged = FakeProducer(), []
-    with pytest.raises(Exception, match="refusing to replace"):
-        await ledger._write(producer, [pending()], lambda invoice: b"a new PDF", staged)
-    assert producer.sent == []
-    assert (tmp_path / "invoices" / "r1" / "R1-2026-000001.pdf").read_bytes() == b"an issued PDF of somebody else"
+    [issued] = await ledger.issue("r1", [pending()], render_pdf)  # the number is committed...
+    for folder in (tmp_path / "invoices", tmp_path / "invoices" / "r1"):  # ...the file in the way stays
+        assert (folder / "R1-2026-000001.pdf").read_bytes() == b"an issued PDF of somebody else"
+    assert not list(tmp_path.rglob("*.tmp"))
+    # and the new invoice's own PDF is what is served: rendered again from its record, and checked
+    served = await invoice_pdf(settings, issued, SimpleNamespace(render=render_pdf))
+    assert served.startswith(b"%PDF") and served != b"an issued PDF of somebody else"
 
 
 def test_a_file_put_in_place_after_the_commit_never_replaces_one_that_is_there(tmp_path):
