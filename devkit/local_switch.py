@@ -162,17 +162,19 @@ class Switch:
             time.sleep(0.2)
         raise AssertionError(f"controller did not sync Kamailio {times} time(s):\n{log.read_text()[-3000:]}")
 
-    def call(self, scenario: str, account: str, *extra: str, timeout: int = 30) -> subprocess.CompletedProcess:
-        """One SIPp call as `account`; the exit status is SIPp's (0: the scenario went as written)."""
+    def call(self, scenario: str, account: str, *extra: str, timeout: int = 30,
+             dst: str = DST) -> subprocess.CompletedProcess:
+        """One SIPp call as `account` (the From user) to `dst` (the Request-URI user: a number, or a
+        calling card's `*CARD*PIN%23DESTINATION`); the exit status is SIPp's (0: the scenario went as written)."""
         return subprocess.run(
-            ["sipp", "-sf", str(SIPP / scenario), "-key", "account", account, "-s", DST, "-m", "1",
+            ["sipp", "-sf", str(SIPP / scenario), "-key", "account", account, "-s", dst, "-m", "1",
              "-i", "127.0.0.1", "-p", str(_free_udp_port()), "-nostdin", "-timeout", f"{timeout}s",
              "-timeout_error", *extra, f"127.0.0.1:{self.sip_port}"],
             cwd=self.dir, capture_output=True, text=True, timeout=timeout + 15)
 
-    def start_call(self, scenario: str, account: str) -> subprocess.Popen:
+    def start_call(self, scenario: str, account: str, dst: str = DST) -> subprocess.Popen:
         return subprocess.Popen(
-            ["sipp", "-sf", str(SIPP / scenario), "-key", "account", account, "-s", DST, "-m", "1",
+            ["sipp", "-sf", str(SIPP / scenario), "-key", "account", account, "-s", dst, "-m", "1",
              "-i", "127.0.0.1", "-p", str(_free_udp_port()), "-nostdin", "-timeout", "60s", "-timeout_error",
              f"127.0.0.1:{self.sip_port}"], cwd=self.dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 

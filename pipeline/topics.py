@@ -76,7 +76,8 @@ TOPICS: tuple[TopicSpec, ...] = (
     # settle their holds (from the charge stage), on one partition each beside balance.updates, so
     # that one authorizer sees every hold and every balance; its state's changelog is the durable
     # answer the API waits for. auth.holds tells operators which holds were settled or expired.
-    TopicSpec("auth.requests", 1, _config(), internal=True),
+    # a card's PIN travels in its question: kept an hour, no more (the answer is in the state)
+    TopicSpec("auth.requests", 1, _config({"retention.ms": str(3_600_000)}), internal=True),
     TopicSpec("auth.settlements", 1, _config(), internal=True),
     TopicSpec("state.auth_calls", 1, _config(COMPACTED), internal=True),
     TopicSpec("auth.holds", None, _config(), strict_partitions=False),
@@ -89,6 +90,10 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("alerts", None, _config(), strict_partitions=False),
     TopicSpec("alert_blocks", 1, _config(COMPACTED)),
     TopicSpec("alerts.observations", None, _config(), internal=True),
+    # calling cards (pipeline/cards): the groups and the cards (PIN hashes: internal readers only),
+    # read whole by every worker and API instance like the other ref topics
+    TopicSpec("ref.card_groups", 1, _config(COMPACTED)),
+    TopicSpec("ref.cards", 1, _config(COMPACTED)),
 )
 REFERENCE_TOPICS = {
     "account": "ref.accounts",
@@ -97,6 +102,8 @@ REFERENCE_TOPICS = {
     "did": "ref.dids",
     "holidays": "ref.holidays",
     "alert": "ref.alerts",
+    "card_group": "ref.card_groups",
+    "card": "ref.cards",
 }
 
 

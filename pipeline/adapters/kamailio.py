@@ -4,9 +4,14 @@ dialog (acc `cdr_enable`, logged with `log_write_cdr(): key=value; key=value; ..
 Mapping (README "Kamailio"):
     call_id      <- callid (the SIP Call-ID of the INVITE)
     server_id    <- the adapter's server (RATING_SWITCH_SERVER, default kamailio1)
-    account      <- account (the INVITE's From user, $fU)
-    dst          <- dst (the INVITE's Request-URI user, $rU)
-    src          <- account too (the From user is the caller's number as well as his account)
+    account      <- account (the INVITE's From user, $fU); empty for a calling card's call
+    card         <- card (a calling card's call, dialled as *CARD*PIN#DESTINATION: the card that pays;
+                    the CDR then has `card` and an empty `account`, and the pipeline charges the card's
+                    own account, whose id is its number). Absent, empty or acc's "<null>": no card.
+    dst          <- dst (the INVITE's Request-URI user, $rU; for a card call the DESTINATION it was
+                    relayed to, never the dial string with its PIN)
+    src          <- src (the From user) when written, else account (the From user is the caller's
+                    number as well as his account)
     start_time   <- invite_ts (epoch seconds.microseconds of the INVITE, UTC);
                     else acc's start_time (the dialog's creation, the same moment to the millisecond)
     answer_time  <- answer_ts (epoch of the 2xx; absent when the call was not answered)
@@ -32,9 +37,11 @@ CDR_MARKER = "log_write_cdr(): "
 _FIELD_SPLIT = re.compile(r"; (?=[A-Za-z_][A-Za-z0-9_]*=)")
 SIP_DISPOSITIONS = {"486": "BUSY", "600": "BUSY", "408": "NO ANSWER", "480": "NO ANSWER", "487": "NO ANSWER",
                     "503": "CONGESTION"}
-MAPPED = ("callid", "account", "dst", "invite_ts", "answer_ts")
-NAMES = {"call_id": "callid", "account": "account", "dst": "dst", "src": "account", "start_time": "invite_ts",
-         "answer_time": "answer_ts", "end_time": "end_time", "disposition": "sip_code"}
+MAPPED = ("callid", "account", "card", "src", "dst", "invite_ts", "answer_ts")
+NAMES = {"call_id": "callid", "account": "account", "card": "card", "dst": "dst", "src": "src",
+         "start_time": "invite_ts", "answer_time": "answer_ts", "end_time": "end_time", "disposition": "sip_code"}
+# how acc writes a dialog variable that was never set (a call that is not a card's)
+_UNSET = ("<null>", "n/a")
 
 
 def is_cdr_line(line: str | bytes) -> bool:
@@ -58,11 +65,16 @@ def kamailio_acc(line: str | bytes, context: SwitchContext) -> dict | AdapterErr
         answer = timestamp(fields.get("answer_ts"), "answer_ts", context.local_tz)
         end = required(timestamp(fields.get("end_time"), "end_time", context.local_tz), "end_time")
         code = text(fields, "sip_code")
+        card = _set(text(fields, "card"))
+        if card and not (card.isascii() and card.isdigit()):
+            raise BadField("card", f"must be a card number, digits only (got {card!r})")
         cdr = {
             "call_id": text(fields, "callid", required=True),
             "server_id": context.server_id,
-            "account": text(fields, "account", required=True),
-            "src": text(fields, "account"),
+            "card": card or None,
+            # a card's call: the card pays, through its own account (CdrIn makes the card's id the account)
+            "account": "" if card else text(fields, "account", required=True),
+            "src": _set(text(fields, "src")) or _set(text(fields, "account")),
             "dst": text(fields, "dst", required=True),
             "start_time": iso(start),
             "answer_time": iso(answer),
@@ -75,6 +87,10 @@ def kamailio_acc(line: str | bytes, context: SwitchContext) -> dict | AdapterErr
         return exc.error
     extra = {key: value for key, value in fields.items() if key not in MAPPED}
     return finish(cdr, extra, "kamailio", NAMES)
+
+
+def _set(value: str) -> str:
+    return "" if value in _UNSET else value
 
 
 def _fields(body: str) -> dict[str, str]:

@@ -23,8 +23,9 @@ import click
 import httpx
 import orjson
 
+from pipeline.adapters.card_dial import PIN_MASK, DialError, mask_pins
 from pipeline.adapters.kamailio_evapi import (
-    HELLO, FrameError, NetstringReader, answered, authorize_body, netstring, unavailable,
+    HELLO, FrameError, NetstringReader, answered, authorize_body, bad_dial, card_dial, netstring, unavailable,
 )
 from pipeline.logging_setup import setup_logging
 from pipeline.settings import Settings
@@ -92,7 +93,7 @@ class AuthorizeBridge:
             question = orjson.loads(frame)
             int(question["tindex"]), int(question["tlabel"]), question["call_id"]
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            log.error("not a question Kamailio asks: %r", frame[:200])
+            log.error("not a question Kamailio asks: %s", mask_pins(repr(frame[:200])))
             return
         async with self._slots:
             reply = await self.ask(question)
@@ -104,22 +105,29 @@ class AuthorizeBridge:
     async def ask(self, question: dict) -> dict:
         call = question["call_id"]
         try:
+            dial = card_dial(question)  # a calling card's *CARD*PIN#DESTINATION, or None
+        except DialError as exc:
+            log.info("authorize %s/%s: not a card dial string (%s): 484", self.server_id, call, exc)
+            return bad_dial(question, exc)
+        try:
             response = await asyncio.wait_for(
-                self.client.post("/v1/authorize", json=authorize_body(question, self.server_id)), self.timeout)
+                self.client.post("/v1/authorize", json=authorize_body(question, self.server_id, dial)), self.timeout)
         except (asyncio.TimeoutError, httpx.TimeoutException):
             return self._unavailable(question, f"no answer from the API within {self.timeout:g} s")
         except (httpx.HTTPError, OSError, ValueError) as exc:
-            return self._unavailable(question, f"API not reachable: {type(exc).__name__}: {exc}")
-        if response.status_code != 200:
-            return self._unavailable(question, f"API answered {response.status_code}: {response.text[:200]}")
+            return self._unavailable(question, f"API not reachable: {type(exc).__name__}: {exc}", dial)
+        if response.status_code != 200:  # a 422 may quote the body, PIN included: redacted below
+            return self._unavailable(question, f"API answered {response.status_code}: {response.text[:200]}", dial)
         try:
-            reply = answered(question, response.json())
+            reply = answered(question, response.json(), dial)
         except (ValueError, TypeError) as exc:
-            return self._unavailable(question, f"API answer not understood: {exc}")
+            return self._unavailable(question, f"API answer not understood: {exc}", dial)
         log.debug("%s: %s", call, reply)
         return reply
 
-    def _unavailable(self, question: dict, detail: str) -> dict:
+    def _unavailable(self, question: dict, detail: str, dial=None) -> dict:
+        if dial is not None and dial.pin:  # the detail goes to the log here and in Kamailio
+            detail = detail.replace(dial.pin, PIN_MASK)
         log.warning("authorize %s/%s: %s", self.server_id, question["call_id"], detail)
         return unavailable(question, detail)
 

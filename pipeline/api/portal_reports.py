@@ -16,6 +16,7 @@ from pipeline.api.csv_export import to_csv
 from pipeline.api.errors import Refused
 from pipeline.api.portal import MANAGERS, manager, posted, redirect, render, session
 from pipeline.api.shape import json_rows, with_asr_acd
+from pipeline.api.routes_alerts import visible_alerts
 from pipeline.api.visibility import Caller, users_of
 
 router = APIRouter(include_in_schema=False)
@@ -46,7 +47,11 @@ def dashboard(request: Request) -> HTMLResponse:
             month_revenue=sum(revenue.values(), Decimal(0)), month_profit=sum(profit.values(), Decimal(0)),
             accounts=users_of(caller, backend.live.book),
             blocked=[a for a in users_of(caller, backend.live.book)
-                     if backend.live.states.get(a.id, {}).get("state") == "blocked" or a.blocked])
+                     if backend.live.states.get(a.id, {}).get("state") == "blocked" or a.blocked],
+            # the alerts card: alerts in view, and who an alert blocks now (the guard's reason)
+            alerts_watching=len(visible_alerts(backend, caller)),
+            alert_blocked=[a for a in users_of(caller, backend.live.book)
+                           if backend.live.states.get(a.id, {}).get("reason") == "alert"])
     else:
         month = backend.calls.calls(service.scope(backend, caller, None),
                                     service.period(today - timedelta(days=29), today), 1000, 0, None).dicts()

@@ -5,7 +5,7 @@
   none (404 for one).
 - `GET /v1/alert-events`: fired and cleared events, newest first: the admin all; a reseller those
   of his alerts and those whose target is himself or one of his users; a user those about him.
-- `GET /v1/alert-blocks`, `DELETE /v1/alert-blocks/{alert}/{account}`: who an alert blocks now; lift
+- `GET /v1/alert-blocks`, `DELETE /v1/alerts/{id}/blocks/{account}`: who an alert blocks now; lift
   one (the admin any, a reseller those of his own alerts).
 The reads of events and blocks go through an AlertStore (`backend.alerts`): ClickHouse and Kafka in
 production, a fake in the unit tests.
@@ -154,9 +154,10 @@ async def alert_blocks(caller: CallerDep, backend: BackendDep) -> list[dict]:
     return visible_blocks(backend, caller, await alert_store(backend).blocks())
 
 
-@router.delete("/v1/alert-blocks/{alert_id}/{account}", status_code=204, tags=["alerts"])
-async def lift_block(alert_id: str, account: str, caller: CallerDep, backend: BackendDep) -> Response:
-    await _lift(backend, caller, alert_id, account)
+@router.delete("/v1/alerts/{id}/blocks/{account}", status_code=204, tags=["alerts"])
+async def lift_block(id: str, account: str, caller: CallerDep, backend: BackendDep) -> Response:
+    """Lifts alert `id`'s block of `account` (the guard re-judges him: money or another block may remain)."""
+    await _lift(backend, caller, id, account)
     return Response(status_code=204)
 
 

@@ -68,6 +68,16 @@ def sees_did(caller: Caller, did: DidIn | None) -> bool:
     return caller.role == "admin" or caller.role == "reseller" and did.reseller == caller.account
 
 
+def sees_card_group(caller: Caller, group) -> bool:
+    """Card groups (and their cards) are their owner's: the admin's or a reseller's own; a user
+    sees none (a card holder signs in with his card's number and PIN instead)."""
+    return group is not None and (caller.role == "admin" or caller.role == "reseller" and group.owner == caller.account)
+
+
+def sees_card(caller: Caller, book: ReferenceBook, card) -> bool:
+    return card is not None and sees_card_group(caller, book.card_group(card.group))
+
+
 def visible_accounts(caller: Caller, book: ReferenceBook) -> list[AccountIn]:
     return sorted((a for a in book.accounts() if sees_account(caller, a)), key=lambda a: (a.type != "reseller", a.id))
 

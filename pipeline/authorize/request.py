@@ -27,6 +27,8 @@ REFUSALS: dict[str, tuple[int, int | None]] = {
     "max_rate": (403, None),  # MOR has no cause of its own for it
     "call_limit": (486, 220),
     "reseller_call_limit": (486, 222),
+    "bad_pin": (403, None),  # a calling card's wrong PIN (no PIN at all: MOR's 227, set on the answer)
+    "card_expired": (403, None),
 }
 ALLOWED = "ok"
 _NON_DIGITS = re.compile(r"\D")
@@ -94,6 +96,7 @@ class Answer:
     holds: dict[str, Decimal]
     balance: Decimal | None  # the caller's free balance before this call's hold (None: unlimited)
     detail: str = ""
+    mor_override: int | None = None  # a refusal whose MOR cause is not its reason's (no PIN: 227)
 
     @property
     def sip_code(self) -> int | None:
@@ -101,7 +104,9 @@ class Answer:
 
     @property
     def mor_code(self) -> int | None:
-        return None if self.allowed else REFUSALS[self.reason][1]
+        if self.allowed:
+            return None
+        return self.mor_override if self.mor_override is not None else REFUSALS[self.reason][1]
 
     def to_json(self) -> dict:
         return {
@@ -115,9 +120,12 @@ class Answer:
     @classmethod
     def from_json(cls, data: dict) -> "Answer":
         balance = data.get("balance")
-        return cls(data["allowed"], data["max_seconds"], data["reason"], data["account"], data["currency"],
-                   {a: Decimal(v) for a, v in data["holds"].items()},
-                   None if balance is None else Decimal(balance), data.get("detail", ""))
+        answer = cls(data["allowed"], data["max_seconds"], data["reason"], data["account"], data["currency"],
+                     {a: Decimal(v) for a, v in data["holds"].items()},
+                     None if balance is None else Decimal(balance), data.get("detail", ""))
+        if answer.mor_code != data.get("mor_code"):
+            answer = cls(**{**answer.__dict__, "mor_override": data.get("mor_code")})
+        return answer
 
 
 def refusal(reason: str, account: str, detail: str, currency: str = "", balance: Decimal | None = None) -> Answer:

@@ -19,10 +19,11 @@ from pipeline.rating.ref_graph import RefGraph
 from pipeline.rating.reference import (ADMIN_ID, BUILT_IN_ADMIN, AccountIn, DidIn, HolidaysIn, ProviderIn, RateIn,
                                       TariffIn)
 from pipeline.alerts.definition import AlertIn
+from pipeline.cards.records import CardGroupIn, CardIn
 from pipeline.rating.tariff_index import TariffIndex
 
-Record = AccountIn | TariffIn | ProviderIn | DidIn | HolidaysIn | AlertIn
-KINDS = ("account", "tariff", "provider", "did", "holidays", "alert")
+Record = AccountIn | TariffIn | ProviderIn | DidIn | HolidaysIn | AlertIn | CardGroupIn | CardIn
+KINDS = ("account", "tariff", "provider", "did", "holidays", "alert", "card_group", "card")
 
 
 class ReferenceBook:
@@ -33,6 +34,12 @@ class ReferenceBook:
         self._providers: dict[str, ProviderIn] = {}
         self._dids: dict[str, DidIn] = {}
         self._alerts: dict[str, AlertIn] = {}  # read by the alert agents and the API, never by rating
+        # calling cards (pipeline/cards): a card pays through its own account record, so rating
+        # never reads these; the authorizer, the API and the cards CLI do
+        self._card_groups: dict[str, CardGroupIn] = {}
+        self._cards: dict[str, CardIn] = {}
+        self._group_cards: dict[str, set[str]] = {}  # group id -> card numbers
+        self._card_caller_ids: dict[str, str] = {}  # caller id -> card number (PIN-less cards)
         self.holidays: frozenset[date] = frozenset()
         self.holiday_days: frozenset[int] = frozenset()  # the same days, as the index compares them
         self._chain_plans: dict[str, ChainPlan | NotRated] = {}
@@ -47,6 +54,11 @@ class ReferenceBook:
         replacing a tariff recompiles that tariff only."""
         if isinstance(record, AlertIn):  # no chain or tariff plan depends on an alert
             self._alerts[record.id] = record
+            if self._graph is not None:
+                self._graph.put(record)
+            return
+        if isinstance(record, (CardGroupIn, CardIn)):  # nor on a card: its account record is what pays
+            self._apply_card(record)
             if self._graph is not None:
                 self._graph.put(record)
             return
@@ -95,6 +107,10 @@ class ReferenceBook:
             self._dids.pop(record_id, None)
         elif kind == "alert":
             self._alerts.pop(record_id, None)
+        elif kind == "card_group":
+            self._card_groups.pop(record_id, None)
+        elif kind == "card":
+            self._forget_card(record_id)
         else:
             self.holidays, self.holiday_days = frozenset(), frozenset()
         self._forget_plans()
@@ -102,8 +118,10 @@ class ReferenceBook:
     def copy(self) -> ReferenceBook:
         """A scratch book for validating a batch: records apply to it without touching this one."""
         other = ReferenceBook()
-        for name in ("_accounts", "_tariffs", "_indexes", "_providers", "_dids", "_alerts"):
+        for name in ("_accounts", "_tariffs", "_indexes", "_providers", "_dids", "_alerts", "_card_groups", "_cards",
+                     "_card_caller_ids"):
             setattr(other, name, dict(getattr(self, name)))
+        other._group_cards = {group: set(numbers) for group, numbers in self._group_cards.items()}
         other.holidays, other.holiday_days = self.holidays, self.holiday_days
         other._graph = None if self._graph is None else self._graph.copy()
         return other
@@ -116,7 +134,8 @@ class ReferenceBook:
         if self._graph is None:
             graph = RefGraph()
             for records in (self._accounts.values(), self._tariffs.values(), self._providers.values(),
-                            self._dids.values(), self._alerts.values()):
+                            self._dids.values(), self._alerts.values(), self._card_groups.values(),
+                            self._cards.values()):
                 for record in records:
                     graph.put(record)
             self._graph = graph
@@ -152,6 +171,47 @@ class ReferenceBook:
 
     def alert(self, alert_id: str) -> AlertIn | None:
         return self._alerts.get(alert_id)
+
+    def card_group(self, group_id: str) -> CardGroupIn | None:
+        return self._card_groups.get(group_id)
+
+    def card_groups(self) -> list[CardGroupIn]:
+        return list(self._card_groups.values())
+
+    def card(self, number: str) -> CardIn | None:
+        return self._cards.get(number)
+
+    def cards_of_group(self, group_id: str) -> list[CardIn]:
+        """The group's cards, by number."""
+        return [self._cards[number] for number in sorted(self._group_cards.get(group_id, ()))]
+
+    def card_by_caller_id(self, caller_id: str) -> CardIn | None:
+        """The card a caller id is bound to (PIN-less cards), or None."""
+        number = self._card_caller_ids.get(caller_id)
+        return None if number is None else self._cards.get(number)
+
+    def _apply_card(self, record: CardGroupIn | CardIn) -> None:
+        if isinstance(record, CardGroupIn):
+            self._card_groups[record.id] = record
+            return
+        self._forget_card(record.number)
+        self._cards[record.number] = record
+        self._group_cards.setdefault(record.group, set()).add(record.number)
+        for caller_id in record.caller_ids:
+            self._card_caller_ids[caller_id] = record.number
+
+    def _forget_card(self, number: str) -> None:
+        old = self._cards.pop(number, None)
+        if old is None:
+            return
+        numbers = self._group_cards.get(old.group)
+        if numbers is not None:
+            numbers.discard(number)
+            if not numbers:
+                del self._group_cards[old.group]
+        for caller_id in old.caller_ids:
+            if self._card_caller_ids.get(caller_id) == number:
+                del self._card_caller_ids[caller_id]
 
     def dids(self) -> list[DidIn]:
         return list(self._dids.values())

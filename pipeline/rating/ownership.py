@@ -21,6 +21,8 @@ from pipeline.rating.ref_graph import RefGraph
 from pipeline.rating.reference import ADMIN_ID, AccountIn, DidIn, HolidaysIn, ProviderIn, TariffIn
 from pipeline.alerts import rules as alert_rules
 from pipeline.alerts.definition import AlertIn
+from pipeline.cards import rules as card_rules
+from pipeline.cards.records import CardGroupIn, CardIn
 from pipeline.rating.write_limits import write_rule
 
 if TYPE_CHECKING:
@@ -78,6 +80,11 @@ def _may_write(graph: RefGraph, record: Record, writer: str) -> str | None:
         if writer != ADMIN_ID and (acting is None or acting.type != "reseller"):
             return f'"{writer}" may not write reference data: only the admin and resellers do'
         return alert_rules.writer_rule(graph, record, writer)
+    if isinstance(record, (CardGroupIn, CardIn)):  # issue 22: the admin any, a reseller his own groups
+        acting = graph.account(writer)
+        if writer != ADMIN_ID and (acting is None or acting.type != "reseller"):
+            return f'"{writer}" may not write reference data: only the admin and resellers do'
+        return card_rules.writer_rule(graph, record, writer)
     if writer == ADMIN_ID:
         return _admin_did_rule(graph, record)
     acting = graph.account(writer)

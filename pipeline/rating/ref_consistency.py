@@ -11,6 +11,8 @@ from pipeline.rating.ref_graph import Record, RefGraph
 from pipeline.rating.reference import ADMIN_ID, AccountIn, DidIn, ProviderIn, TariffIn
 from pipeline.alerts import rules as alert_rules
 from pipeline.alerts.definition import AlertIn
+from pipeline.cards import rules as card_rules
+from pipeline.cards.records import CardGroupIn, CardIn
 
 
 def consistent(graph: RefGraph, record: Record) -> str | None:
@@ -25,6 +27,8 @@ def consistent(graph: RefGraph, record: Record) -> str | None:
         return _did_rules(graph, record)
     if isinstance(record, AlertIn):
         return alert_rules.consistency_rule(graph, record)
+    if isinstance(record, (CardGroupIn, CardIn)):
+        return card_rules.consistency_rule(graph, record)
     return None
 
 
@@ -50,7 +54,7 @@ def _account_rules(graph: RefGraph, account: AccountIn) -> str | None:
                           f'{holder} may only get a tariff of its parent "{parent.id}"')
         if rule is not None:
             return rule
-    return _currency_rule(graph, account)
+    return _currency_rule(graph, account) or card_rules.account_rule(graph, account)
 
 
 def _tariff_of(graph: RefGraph, tariff_id: str, holder: str, owner: str, rule: str) -> str | None:
@@ -105,6 +109,10 @@ def _account_dependents(graph: RefGraph, account: AccountIn) -> str | None:
         rule = _tariff_rules(graph, graph.tariff(tariff_id))
         if rule is not None:
             return f'{account.type} "{account.id}" owns tariff "{tariff_id}", so this change is refused: {rule}'
+    for group_id in graph.linked("owner_card_groups", account.id):
+        rule = card_rules.group_rule(graph, graph.record("card_group", group_id))
+        if rule is not None:
+            return f'{account.type} "{account.id}" owns card group "{group_id}", so this change is refused: {rule}'
     return None
 
 
@@ -133,6 +141,10 @@ def _tariff_dependents(graph: RefGraph, tariff: TariffIn) -> str | None:
         if provider.owner != tariff.owner:
             return (f'tariff "{tariff.id}" is the tariff of provider "{provider.id}" of "{provider.owner}", '
                     f'so it cannot belong to "{tariff.owner}"')
+    for group_id in graph.linked("tariff_card_groups", tariff.id):
+        rule = card_rules.group_rule(graph, graph.record("card_group", group_id))
+        if rule is not None:
+            return f'tariff "{tariff.id}" is the tariff of card group "{group_id}", so this change is refused: {rule}'
     for number in graph.linked("tariff_dids", tariff.id):
         rule = _did_rules(graph, graph.record("did", number))
         if rule is not None:

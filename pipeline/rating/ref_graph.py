@@ -16,7 +16,8 @@ from typing import Iterable, Union
 from pipeline.rating.reference import AccountIn, DidIn, HolidaysIn, ProviderIn, TariffIn
 
 Record = Union[AccountIn, TariffIn, ProviderIn, DidIn, HolidaysIn]
-KIND_MAPS = {"account": "accounts", "tariff": "tariffs", "provider": "providers", "did": "dids", "alert": "alerts"}
+KIND_MAPS = {"account": "accounts", "tariff": "tariffs", "provider": "providers", "did": "dids", "alert": "alerts",
+             "card_group": "card_groups", "card": "cards"}
 # reverse link -> what it leads from and to
 LINKS = (
     "children",  # parent id -> ids of accounts under it
@@ -26,6 +27,9 @@ LINKS = (
     "owner_tariffs",  # account id -> ids of tariffs it owns
     "owner_providers",  # account id -> ids of providers it owns
     "account_dids",  # account id (reseller or user) -> numbers of DIDs assigned to it
+    "owner_card_groups",  # account id -> ids of card groups it owns
+    "tariff_card_groups",  # tariff id -> ids of card groups whose cards pay by it
+    "group_cards",  # card group id -> numbers of its cards
 )
 _MISSING = object()
 
@@ -122,6 +126,10 @@ def _links_of(record: Record) -> list[tuple[str, str]]:
         pairs = [("owner_providers", record.owner), ("tariff_providers", record.tariff)]
     elif isinstance(record, DidIn):
         pairs = [("account_dids", record.reseller), ("account_dids", record.user), ("tariff_dids", record.tariff)]
+    elif record.kind == "card_group":
+        pairs = [("owner_card_groups", record.owner), ("tariff_card_groups", record.tariff)]
+    elif record.kind == "card":
+        pairs = [("group_cards", record.group)]
     else:
         pairs = []
     return [(link, key) for link, key in pairs if key is not None]

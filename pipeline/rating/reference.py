@@ -13,6 +13,7 @@ from pydantic import BeforeValidator, ConfigDict, Field, TypeAdapter, model_vali
 from pydantic import BaseModel
 
 from pipeline.alerts.definition import AlertIn  # kind "alert" (issue 25): defined beside the alert agents
+from pipeline.cards.records import CardGroupIn, CardIn  # kinds "card_group", "card" (issue 22)
 from pipeline.rating import rules
 from pipeline.schemas import limits
 
@@ -212,11 +213,12 @@ class HolidaysIn(_Frozen):
 
 
 ReferenceRecord = Annotated[
-    Union[TariffIn, AccountIn, ProviderIn, DidIn, HolidaysIn, AlertIn], Field(discriminator="kind")
+    Union[TariffIn, AccountIn, ProviderIn, DidIn, HolidaysIn, AlertIn, CardGroupIn, CardIn], Field(discriminator="kind")
 ]
 _record_adapter: TypeAdapter[ReferenceRecord] = TypeAdapter(ReferenceRecord)
 
 
-def parse_reference_record(obj: Any) -> TariffIn | AccountIn | ProviderIn | DidIn | HolidaysIn | AlertIn:
+def parse_reference_record(obj: Any) -> (TariffIn | AccountIn | ProviderIn | DidIn | HolidaysIn | AlertIn
+                                         | CardGroupIn | CardIn):
     """One record from a decoded JSON object; raises pydantic.ValidationError."""
     return _record_adapter.validate_python(obj)

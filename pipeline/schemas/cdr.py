@@ -20,6 +20,9 @@ class CdrIn(BaseModel):
     call_id: str
     server_id: str
     did: str | None = None  # before `account`: an empty account is valid only with a DID
+    # a calling card's call (CONTRACT v3): the card pays through its own account, whose id is its
+    # number, so an empty `account` becomes the card's (declared before `account`, like `did`)
+    card: str | None = None
     account: str
     dst: str
     start_time: datetime
@@ -45,6 +48,9 @@ class CdrIn(BaseModel):
         declared before `account` so that it is known here); any other call names its caller."""
         if value.strip():
             return value
+        card = (info.data.get("card") or "").strip()
+        if card:
+            return card
         if not (info.data.get("did") or "").strip():
             raise ValueError("must not be empty (only a call to a DID, with `did`, may come from outside "
                              "with no account)")

@@ -24,6 +24,7 @@ from decimal import Decimal
 
 import orjson
 
+from pipeline.authorize import cards
 from pipeline.authorize.decide import Live, decide
 from pipeline.authorize.holds import EXPIRED, LIVE, REFUSED, SETTLED, CallHold, HoldBook
 from pipeline.authorize.request import AuthorizeRequest
@@ -38,6 +39,7 @@ PARTITION = 0
 # an ended call's answer is kept this long for the same question asked again (a retransmitted
 # INVITE comes within seconds; a switch failing over within minutes), then deleted
 KEEP_ENDED_MS = 3_600_000
+DAILY_EVERY_MS = 3_600_000  # cards' daily charges are looked at once an hour
 
 
 class AuthorizeCalls(PipelineStage):
@@ -57,6 +59,8 @@ class AuthorizeCalls(PipelineStage):
         self.settlements_topic = settings.topic("auth.settlements")
         self.updates_topic = settings.topic("balance.updates")
         self.events_topic = settings.topic("auth.holds")
+        self.adjustments_topic = settings.topic("balance.adjustments")
+        self.daily_at = 0  # ms of the last scan for cards' daily charges
         self.sources = (self.requests_topic, self.settlements_topic, self.updates_topic)
         self.holds: HoldBook | None = None  # None: partition 0 is not ours
         self.balances: dict[str, Decimal] = {}  # the ledgers' balances, as balance.updates says
@@ -82,7 +86,8 @@ class AuthorizeCalls(PipelineStage):
         """The holds from the store (acknowledged writes), the balances from balance.updates."""
         holds, balances, seqs = HoldBook(), {}, {}
         changed: list[CallHold] = []  # released while reading: written with the next batch
-        records = [CallHold.from_json(value) for _, value in self._stored().items()]
+        records = [CallHold.from_json(value) for key, value in self._stored().items()
+                   if not key.startswith(cards.KEY_PREFIX)]  # cards' own records are read when asked
         holds.load(records)
         self.ended = deque(sorted((r.at_ms, r.key) for r in records if r.state != LIVE))
         reader = self.clients.reader()
@@ -122,6 +127,7 @@ class AuthorizeCalls(PipelineStage):
                 self._settle(message.value, ctx, now_ms)
             else:
                 self._answer(message, ctx, now_ms)
+        self._daily_charges(ctx, now_ms)
         for record in self.holds.expire(now_ms):
             self._write(ctx, record, now_ms)
             self._event(ctx, record, EXPIRED, now_ms)
@@ -139,11 +145,56 @@ class AuthorizeCalls(PipelineStage):
         return holds.ledger_applied(account, watermarks)
 
     def _settle(self, value: bytes, ctx: Context, now_ms: int) -> None:
+        card_of_account = getattr(self.feed.book, "card", None)
         for key, partition, offset, debited in orjson.loads(value)["calls"]:
             record = self.holds.settle(key, partition, offset, debited)
             if record is not None:
                 self._write(ctx, record, now_ms)
                 self._event(ctx, record, SETTLED, now_ms)
+            if card_of_account is not None:
+                for account in debited:  # a card that paid for a call was used: first use, setup fee
+                    card = card_of_account(account)
+                    if card is not None:
+                        self._card_used(card, ctx, now_ms)
+
+    def _card_used(self, card, ctx: Context, now_ms: int) -> None:
+        group = self.feed.book.card_group(card.group)
+        if group is None:
+            return
+        use_key = cards.KEY_PREFIX + card.number.encode()
+        use, fees = cards.used(cards.CardUse.from_json(ctx.get(STORE, PARTITION, use_key)), group, now_ms)
+        use, daily = cards.daily_charges(use, group, self._balance_after(card.number, fees), now_ms)
+        ctx.put(STORE, PARTITION, use_key, use.to_json())
+        self._charge_fees(ctx, card.number, fees + daily, now_ms)
+
+    def _balance_after(self, account: str, fees) -> Decimal:
+        return self.balances.get(account, Decimal(0)) - sum((amount for _, amount in fees), Decimal(0))
+
+    def _daily_charges(self, ctx: Context, now_ms: int) -> None:
+        """Once an hour: each used card's daily charge for the days begun since (pipeline/authorize/cards.py)."""
+        if now_ms - self.daily_at < DAILY_EVERY_MS or getattr(self.feed.book, "card", None) is None:
+            return
+        self.daily_at = now_ms
+        for key, value in self._stored().items(cards.KEY_PREFIX):
+            if not key.startswith(cards.KEY_PREFIX):
+                break
+            number = key[len(cards.KEY_PREFIX):].decode()
+            card = self.feed.book.card(number)
+            group = None if card is None else self.feed.book.card_group(card.group)
+            if group is None:
+                continue
+            use, fees = cards.daily_charges(cards.CardUse.from_json(value), group,
+                                            self.balances.get(number, Decimal(0)), now_ms)
+            if fees:
+                ctx.put(STORE, PARTITION, key, use.to_json())
+                self._charge_fees(ctx, number, fees, now_ms)
+
+    def _charge_fees(self, ctx: Context, account: str, fees, now_ms: int) -> None:
+        """A card's fees, as adjustments (the balance stage subtracts each id once)."""
+        for suffix, amount in fees:
+            adjustment = {"id": f"card-{suffix}:{account}", "account": account, "amount": str(amount),
+                          "timestamp": now_ms}
+            ctx.send(self.adjustments_topic, account.encode(), orjson.dumps(adjustment))
 
     def _answer(self, message, ctx: Context, now_ms: int) -> None:
         try:
@@ -158,6 +209,19 @@ class AuthorizeCalls(PipelineStage):
             record.asked += 1
             self._write(ctx, record)
             return
+        card = cards.card_of(request, self.feed.book)
+        if card is not None:  # a calling card: its PIN and state first, then it calls as its account
+            number, pin_needed = card
+            use_key = cards.KEY_PREFIX + number.encode()
+            checked = cards.check(request, self.feed.book, number, pin_needed,
+                                  cards.CardUse.from_json(ctx.get(STORE, PARTITION, use_key)), now_ms)
+            if checked.use is not None:
+                ctx.put(STORE, PARTITION, use_key, checked.use.to_json())
+            if checked.refused is not None:
+                self._write(ctx, CallHold(key, number, "", checked.refused.to_json(), {}, now_ms, now_ms, REFUSED),
+                            now_ms)
+                return
+            request = request.model_copy(update={"account": number, "card": "", "pin": ""})
         live = Live(self.balances, self.holds.held, self.holds.running, self.holds.reseller_running)
         answer = decide(request, self.feed.book, live, datetime.fromtimestamp(now_ms / 1000, timezone.utc),
                         self.settings.hold_cap_seconds)

@@ -47,6 +47,8 @@ RECORDS = [
     {"kind": "did", "number": "37052000001", "reseller": "r1", "user": "u1"},
     {"kind": "did", "number": "37052000002", "reseller": "r2", "user": "u2"},
     {"kind": "did", "number": "37052000009", "reseller": "r1"},
+    {"kind": "alert", "id": "r2-watch", "owner": "r2", "scope": {"type": "account", "id": "u2"}, "metric": "price_sum",
+     "window_seconds": 3600, "op": ">", "threshold": "50", "action": "block"},
 ]
 
 

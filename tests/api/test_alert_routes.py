@@ -48,7 +48,7 @@ def test_a_reseller_sets_an_alert_on_his_user_and_it_defaults_to_his_ownership(w
     assert answer.status_code == 200, answer.text
     assert answer.json()["owner"] == "r1"
     assert [a["id"] for a in world.get("r1", "/v1/alerts").json()] == ["fraud-r1"]
-    assert world.get("r2", "/v1/alerts").json() == []  # another reseller sees nothing of it
+    assert [a["id"] for a in world.get("r2", "/v1/alerts").json()] == ["r2-watch"]  # his own, not r1's
     assert world.get("r2", "/v1/alerts/fraud-r1").status_code == 404
     assert world.get("admin", "/v1/alerts/fraud-r1").json()["threshold"] == "10"
 
@@ -76,8 +76,8 @@ def test_events_are_scoped_by_role(world):
 def test_blocks_are_scoped_and_lifted_by_whom_they_belong_to(world):
     world.put("r1", "/v1/alerts/fraud-r1", json=FLOOD)
     assert [b["account"] for b in world.get("r1", "/v1/alert-blocks").json()] == ["u1"]
-    assert world.client.delete("/v1/alert-blocks/fraud-r1/u1", headers=world.headers("r2")).status_code == 404
-    assert world.client.delete("/v1/alert-blocks/fraud-r1/u1", headers=world.headers("r1")).status_code == 204
+    assert world.client.delete("/v1/alerts/fraud-r1/blocks/u1", headers=world.headers("r2")).status_code == 404
+    assert world.client.delete("/v1/alerts/fraud-r1/blocks/u1", headers=world.headers("r1")).status_code == 204
     assert world.backend.alerts.lifted == [("fraud-r1", "u1", "r1")]
 
 
@@ -91,3 +91,15 @@ def test_the_portal_page_lists_alerts_events_and_blocks(world):
                          follow_redirects=False)
     assert answer.status_code == 303
     assert world.backend.alerts.lifted == [("fraud-r1", "u1", "r1")]
+
+
+def test_the_dashboard_has_an_alerts_card_with_who_an_alert_blocks():
+    from tests.api.api_world import World, portal_client
+
+    world = World()
+    world.live.states["u1"] = {"account": "u1", "state": "blocked", "reason": "alert"}
+    client, _ = portal_client(world, "r1")
+    page = client.get("/").text
+    assert "Alerts" in page and "blocked by an alert" in page and "Alice Uno" in page
+    world.live.states["u1"] = {"account": "u1", "state": "active", "reason": "ok"}
+    assert "Nobody is blocked by an alert." in client.get("/").text

@@ -23,7 +23,7 @@ PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/brand/logo"), ("GET",
           ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc")}
 # the record an attacker aims at, by the path segment before the parameter
 VICTIM_RECORDS = {"accounts": "u2", "users": "u2", "balances": "u2", "tariffs": "t-r2-retail", "providers": "p-r2",
-                  "dids": "37052000002", "invoices": "R2-2026-000001"}
+                  "dids": "37052000002", "invoices": "R2-2026-000001", "alerts": "r2-watch", "blocks": "u2"}
 # r2's own user u2 aims at r2's reseller-level records instead of his own
 OWN_USER_RECORDS = {**VICTIM_RECORDS, "accounts": "r2", "users": "r2", "balances": "r2", "tariffs": "t-r2-own",
                     "invoices": "ADM-2026-000001"}  # the invoice the admin issued to r2
@@ -63,6 +63,10 @@ def victim_request(method: str, path: str, victim_account: str) -> dict:
         ("POST", "/invoices"): {"data": {"account": victim_account, "period": "2026-10"}, "names_victim": True},
         ("POST", "/v1/authorize"): {"json": {"server_id": "s1", "call_id": "c1", "account": victim_account,
                                              "dst": "37060000000"}, "names_victim": True},
+        ("PUT", "/v1/alerts/{id}"): {"json": {"scope": {"type": "all_users"}, "metric": "calls", "window_seconds": 60,
+                                              "op": ">", "threshold": "1"}},
+        ("DELETE", "/v1/alerts/{id}/blocks/{account}"): {},
+        ("POST", "/alerts/lift"): {"data": {"alert": "r2-watch", "account": victim_account}, "names_victim": True},
     }
     if method == "GET":
         return {}

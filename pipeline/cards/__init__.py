@@ -1,0 +1,1 @@
+"""Calling cards (README "Calling cards"): groups, batches, cards as prepaid accounts."""
