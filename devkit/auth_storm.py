@@ -19,11 +19,11 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import httpx
 import orjson
+from aiokafka import AIOKafkaProducer
 
 from pipeline.reference_apply import Located, publish
 from pipeline.rating.reference import parse_reference_record
 from pipeline.settings import Settings
-from pipeline.topic_io import produce_all
 
 DST = "37060000000"
 START = "2026-12-01T10:00:00Z"
@@ -113,14 +113,20 @@ async def storm(settings: Settings, base_url: str, token: str, *, users: int = 4
     await publish(settings, [Located("storm", n, parse_reference_record(r)) for n, r in enumerate(world.records(), 1)])
     headers = {"Authorization": f"Bearer {token}"}
     report, ledger = StormReport(), Ledger(world)
-    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as client:
+    # one producer for every CDR (as a switch's adapter has); HTTP connections are not kept alive
+    # between questions, so a pause (the CDRs' wait) never finds one the server has closed meanwhile
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5, acks="all")
+    await producer.start()
+    limits = httpx.Limits(max_keepalive_connections=0)
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30, limits=limits) as client:
+        send_cdr = _cdr_sender(settings, producer)
         for account in world.paid:  # the API follows ref.accounts: wait until it knows them all
             await _until(lambda a=account: client.get(f"/v1/accounts/{a}"), lambda r: r.status_code == 200)
         for account, amount in world.paid.items():
             answer = await client.post("/v1/payments", json={"id": f"storm-{account}", "account": account,
                                                               "amount": str(amount)})
             answer.raise_for_status()
-        await _until_everyone_can_call(client, settings, world, say)
+        await _until_everyone_can_call(client, send_cdr, world, say)
         say(f"storm: {users} prepaid users under {resellers} prepaid resellers, {calls} calls, {concurrency} at once")
         queue = list(range(calls))
         cdrs: list[tuple[bytes, bytes]] = []
@@ -157,7 +163,7 @@ async def storm(settings: Settings, base_url: str, token: str, *, users: int = 4
             await asyncio.sleep(rng.uniform(0.05, 0.6))  # the call runs a while: others are asked meanwhile
             cdr = {"call_id": call, "server_id": "storm", "account": user, "dst": DST, "start_time": START,
                    "billsec": billsec}
-            await produce_all(settings, "cdr.raw", [(call.encode(), orjson.dumps(cdr))])
+            await send_cdr(call, cdr)
             cdrs.append((call.encode(), orjson.dumps(cdr)))
             ledger.ended(call, user, billsec)
 
@@ -167,6 +173,7 @@ async def storm(settings: Settings, base_url: str, token: str, *, users: int = 4
         say(f"storm: {report.asked} asked, {report.allowed} allowed, {len(cdrs)} CDRs sent; waiting for the balances")
         expected = {account: world.paid[account] - ledger.spent[account] for account in world.paid}
         final = await _settled_balances(client, expected)
+    await producer.stop()
     report.mismatches = {a: (final[a], expected[a]) for a in expected if final[a] != expected[a]}
     report.balances_exact = not report.mismatches
     known = {a: b for a, b in final.items() if b is not None}
@@ -175,7 +182,14 @@ async def storm(settings: Settings, base_url: str, token: str, *, users: int = 4
     return report
 
 
-async def _until_everyone_can_call(client: httpx.AsyncClient, settings: Settings, world: World, say) -> None:
+def _cdr_sender(settings: Settings, producer: AIOKafkaProducer):
+    async def send(call: str, cdr: dict) -> None:
+        await producer.send_and_wait(settings.topic("cdr.raw"), orjson.dumps(cdr), key=call.encode())
+
+    return send
+
+
+async def _until_everyone_can_call(client: httpx.AsyncClient, send_cdr, world: World, say) -> None:
     """The payments in the authorizer's view: a probe call per user until allowed, ended by a 0 s CDR."""
     deadline = time.monotonic() + 120
     waiting = set(world.users)
@@ -190,7 +204,7 @@ async def _until_everyone_can_call(client: httpx.AsyncClient, settings: Settings
                 waiting.discard(user)
                 cdr = {"call_id": call, "server_id": "storm", "account": user, "dst": DST, "start_time": START,
                        "billsec": 0}
-                await produce_all(settings, "cdr.raw", [(call.encode(), orjson.dumps(cdr))])
+                await send_cdr(call, cdr)
         await asyncio.sleep(0.3)
     if waiting:
         raise RuntimeError(f"the authorizer never allowed {sorted(waiting)[:5]}")

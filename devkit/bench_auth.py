@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from devkit.auth_storm import storm
 from devkit.worker_process import WorkerProcess, start_api
 from pipeline.api.kafka_backend import ensure_api_topics, publish_logins
+from pipeline.cards.records import CardGroupIn, card_account, hash_pin
 from pipeline.reference_apply import Located, apply_files, publish
 from pipeline.rating.reference import parse_reference_record
 from pipeline.reports.output import text_table
@@ -31,6 +32,11 @@ from pipeline.settings import REPO_ROOT, Settings
 
 DST = "37060000000"
 CALLERS = 200  # prepaid users the timed authorizations are spread over
+CARDS, CARD_PIN = 100, "2468"  # calling cards, asked by number + PIN
+
+
+def card_number(n: int) -> str:
+    return f"77{n:08d}"
 TARGETS_MS = {"p50": 5, "p99": 25, "max": 250}
 
 
@@ -65,6 +71,10 @@ def run(settings: Settings, rates: list[int], seconds: float, background_rate: i
             baseline = asyncio.run(_round_trips(settings, rate, seconds))
             rows.append((f"authorize at {rate}/s", *_figures(auth), sum(errors.values()), f"{background:,.0f}"))
             rows.append((f"  broker round trip at {rate}/s", *_figures(baseline), 0, ""))
+        say(f"calling cards (number + PIN) at {rates[0]}/s ...")
+        auth, background, errors = asyncio.run(_timed(settings, base, token, rates[0], seconds, background_rate,
+                                                      cards=True))
+        rows.append((f"authorize a card at {rates[0]}/s", *_figures(auth), sum(errors.values()), f"{background:,.0f}"))
         say("throughput: 2,000 questions at once ...")
         extra.append(("authorizations/s, one worker (2,000 at once)",
                       f"{asyncio.run(_burst(base, token, 2000)):,.0f}"))
@@ -109,6 +119,14 @@ async def _prepare(settings: Settings) -> str:
     records = [{"kind": "tariff", "id": "t-ba", "owner": "admin", "rates": [{"prefix": "370", "rate": "0.1"}]}]
     records += [{"kind": "account", "id": f"ba{n}", "type": "user", "tariff": "t-ba", "billing": "prepaid",
                  "hold_cap_seconds": 60} for n in range(CALLERS)]
+    # calling cards of the admin, on the same tariff: authorized by number + PIN
+    group = {"kind": "card_group", "id": "g-ba", "owner": "admin", "tariff": "t-ba", "face_value": "0",
+             "simultaneous": True}
+    records.append(group)
+    for n in range(CARDS):
+        records += [card_account(CardGroupIn.model_validate(group), card_number(n)),
+                    {"kind": "card", "number": card_number(n), "group": "g-ba", "pin_hash": hash_pin(CARD_PIN),
+                     "state": "sold", "created": "2026-01-01T00:00:00+00:00"}]
     await publish(settings, [Located("bench", n, parse_reference_record(r)) for n, r in enumerate(records, 1)])
     return (await publish_logins(settings, ["admin"]))["admin"]
 
@@ -116,8 +134,8 @@ async def _prepare(settings: Settings) -> str:
 async def _fund(settings: Settings, base: str, token: str, say) -> None:
     """Every caller rich (a million holds' worth), and seen so by the authorizer."""
     async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
-        for n in range(CALLERS):
-            (await client.post("/v1/payments", json={"id": f"ba{n}", "account": f"ba{n}",
+        for account in [f"ba{n}" for n in range(CALLERS)] + [card_number(n) for n in range(CARDS)]:
+            (await client.post("/v1/payments", json={"id": account, "account": account,
                                                       "amount": "100000"})).raise_for_status()
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -151,16 +169,17 @@ async def _paced(rate: int, seconds: float, act) -> list[float]:
 
 
 async def _timed(settings: Settings, base: str, token: str, rate: int, seconds: float,
-                 background_rate: int) -> tuple[list[float], float]:
+                 background_rate: int, cards: bool = False) -> tuple[list[float], float, dict[str, int]]:
     stop = asyncio.Event()
     background = asyncio.create_task(_background_cdrs(settings, background_rate, stop))
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
     async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30,
                                  limits=limits) as client:
         async def ask(n: int, tag: str = "t") -> None:
+            caller = {"card": card_number(n % CARDS), "pin": CARD_PIN} if cards else {"account": f"ba{n % CALLERS}"}
             try:
                 answer = await client.post("/v1/authorize", json={
-                    "server_id": "bench", "call_id": f"{tag}{rate}-{n}", "account": f"ba{n % CALLERS}", "dst": DST})
+                    "server_id": "bench", "call_id": f"{tag}{rate}-{cards}-{n}", "dst": DST, **caller})
                 if answer.status_code != 200:
                     errors[f"HTTP {answer.status_code}"] = errors.get(f"HTTP {answer.status_code}", 0) + 1
             except httpx.HTTPError as exc:
@@ -224,9 +243,9 @@ async def _round_trips(settings: Settings, rate: int, seconds: float) -> list[fl
 
         async def trip(n: int) -> None:
             key = f"{n}".encode()
-            waiting[key] = asyncio.get_running_loop().create_future()
+            arrived = waiting[key] = asyncio.get_running_loop().create_future()
             await producer.send_and_wait(topic, b"x", key=key, partition=0)
-            await waiting[key]
+            await arrived
 
         latencies = await _paced(rate, seconds, trip)
         follower.cancel()

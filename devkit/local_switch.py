@@ -56,8 +56,12 @@ class Authorization:
 class Switch:
     """Kamailio + UAS + adapter + controller for one test; every process is stopped at the end."""
 
-    def __init__(self, settings: Settings, server: str, authorization: Authorization | None = None) -> None:
+    def __init__(self, settings: Settings, server: str, authorization: Authorization | None = None,
+                 trace_upstream: bool = False) -> None:
         self.settings = settings
+        # the upstream's SIP messages, as it received them, in `upstream_messages` (e.g. to see what a
+        # calling card's relayed INVITE carries)
+        self.trace_upstream = trace_upstream
         self.server = server
         self.authorization = authorization
         self.evapi_port = _free_tcp_port() if authorization else None
@@ -68,6 +72,7 @@ class Switch:
         self.uas_port = _free_udp_port()
         self.log = self.dir / "kamailio.log"
         self.rpc_socket = self.dir / "rpc.sock"
+        self.upstream_messages = self.dir / "uas-messages.txt"
         self.rpc = KamailioRpc(self.rpc_socket)
         self.kamailio: subprocess.Popen | None = None
         self.others: list[subprocess.Popen] = []
@@ -77,8 +82,9 @@ class Switch:
 
     def start(self) -> "Switch":
         self.start_kamailio()
+        trace = ["-trace_msg", "-message_file", str(self.upstream_messages)] if self.trace_upstream else []
         self.others.append(self._popen(["sipp", "-sf", str(SIPP / "uas.xml"), "-i", "127.0.0.1",
-                                        "-p", str(self.uas_port), "-nostdin"], "uas.out"))
+                                        "-p", str(self.uas_port), "-nostdin", *trace], "uas.out"))
         self.adapter = self._python(["adapter", "kamailio", "--from-file", str(self.log),
                                      "--state", str(self.dir / "adapter-state.json")], "adapter.log")
         self.controller = self._python(["switch-control", "--rpc-socket", str(self.rpc_socket)], "control.log")

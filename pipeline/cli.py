@@ -52,6 +52,7 @@ def register(group: click.Group) -> None:
     group.add_command(alerts_command)
     from pipeline.adapters.cli import register as register_adapters
     from pipeline.api.cli import register as register_api
+    from pipeline.cards.cli import register as register_cards
     from pipeline.rerate.cli import register as register_rerate
     from pipeline.invoices.cli import register as register_invoices
     from pipeline.sinks.cli import register as register_clickhouse
@@ -60,6 +61,7 @@ def register(group: click.Group) -> None:
     register_invoices(group)
     register_adapters(group)
     register_api(group)
+    register_cards(group)
     register_rerate(group)
     try:  # the demo and the benchmarks live beside the package, in a source checkout only
         from devkit.cli import register as register_devkit

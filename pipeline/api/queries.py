@@ -114,3 +114,9 @@ def profit(database: str, scope: Scope, period: Period) -> Query:
            f"sum({cost}) AS cost, sum({PROFIT_SQL[scope.role]}) AS profit "
            f"FROM {_source(database)} WHERE {condition} GROUP BY {group}currency ORDER BY {group}currency")
     return Query(sql, params)
+
+
+def account_usage(database: str, account: str) -> Query:
+    """A card's (an account's) first and last call and its number of calls, for GET /v1/cards/{number}."""
+    return Query(f"SELECT min(start_time) AS first_use, max(start_time) AS last_use, count() AS calls "
+                 f"FROM {_source(database)} WHERE account = %(account)s", {"account": account})

@@ -45,6 +45,9 @@ class CallStore(Protocol):
 
     def profit(self, scope: Scope, period: Period) -> Table: ...
 
+    def usage(self, account: str) -> dict:
+        """One account's (a card's) calls: `first_use` and `last_use` (datetime or None), `calls`."""
+
 
 class InvoiceStore(Protocol):
     """Issued invoices (pipeline/invoices): read, issued (idempotent per account and period), PDF."""

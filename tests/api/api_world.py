@@ -155,6 +155,11 @@ class FakeCalls:
         columns = (("reseller",) if scope.role == "admin" else ()) + ("currency", "calls", "revenue", "cost", "profit")
         return Table(columns, [k + tuple(v) for k, v in sorted(groups.items())])
 
+    def usage(self, account) -> dict:
+        times = sorted(r["start_time"] for r in self.rows if r["account"] == account)
+        return {"first_use": times[0] if times else None, "last_use": times[-1] if times else None,
+                "calls": len(times)}
+
 
 @dataclass(frozen=True)
 class FakeInvoice:

@@ -125,7 +125,8 @@ def billing(settings_factory, tmp_path):
 
 @pytest.fixture
 def switch(billing):
-    started = Switch(billing.settings, SERVER, Authorization(api_url=billing.url, token=billing.token))
+    started = Switch(billing.settings, SERVER, Authorization(api_url=billing.url, token=billing.token),
+                     trace_upstream=True)
     try:
         yield started.start()
     finally:
@@ -181,7 +182,13 @@ def test_a_card_call_by_dial_string_ends_at_max_seconds_and_is_charged_to_the_ca
     for log in logs:
         text = log.read_text(errors="replace")
         assert PIN not in text and WRONG_PIN not in text, f"a PIN in {log.name}"
-
+    # the upstream gets the call to DESTINATION, the INVITE's To header rewritten: no dial string, no PIN
+    # (only a BYE that the dialog module itself sends at max_seconds still carries the caller's To)
+    upstream = switch.upstream_messages.read_text(errors="replace")
+    invite = upstream[upstream.index("INVITE sip:"):]
+    invite = invite[:invite.index("\n\n")]
+    assert invite.startswith(f"INVITE sip:{DESTINATION}@") and f"To: <sip:{DESTINATION}@" in invite, invite
+    assert PIN not in invite and "%23" not in invite, invite
 
 def refusal_to(switch: Switch, dialled: str) -> tuple[int, str]:
     """The final answer to CALLER's INVITE to `dialled`, which must be refused."""

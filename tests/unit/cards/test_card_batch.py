@@ -89,11 +89,12 @@ def test_numbers_are_never_an_existing_card_or_account(monkeypatch):
     first = generate(book, "g1", 5)
     publish(book, first)
     existing = int(first.cards[0].number) - 10_000_000
-    monkeypatch.setattr(batch.secrets, "randbelow", lambda span: existing if span == 90_000_000 else 7)
+    monkeypatch.setattr(batch.secrets, "randbelow", lambda span: existing if span == 90_000_000 else span - 1)
     with pytest.raises(CardRefused, match="no free numbers"):  # every draw taken: the space is called full
         generate(book, "g1", 1)
     draws = iter([existing, 3, 5, 5, 6])  # an existing card, an existing account, a repeat
-    monkeypatch.setattr(batch.secrets, "randbelow", lambda span: next(draws) if span == 90_000_000 else span - 1)
+    pins = iter(range(10_000))
+    monkeypatch.setattr(batch.secrets, "randbelow", lambda span: next(draws) if span == 90_000_000 else next(pins))
     made = generate(book, "g1", 2)
     assert [c.number for c in made.cards] == ["10000005", "10000006"]
 

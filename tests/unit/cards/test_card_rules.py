@@ -103,8 +103,9 @@ def test_a_group_with_cards_keeps_its_owner_and_tariff():
         book.apply(record)
     found = rules([rec(kind="card_group", id="g1", owner="r1", tariff="t-r1-b", number_length=6)], "r1", book)
     assert "has cards" in found[0]
-    # the tariff's owner or currency cannot change under the group either
-    assert "card group" in rules([rec(kind="tariff", id="t-r1", owner="r1", currency="USD")], "admin", book)[0]
+    assert "USD" in rules([rec(kind="tariff", id="t-r1", owner="r1", currency="USD")], "admin", book)[0]
+    # a tariff's currency cannot change under a group, even one without cards
+    assert 'tariff of card group "g1"' in rules([rec(kind="tariff", id="t-r1", owner="r1", currency="USD")])[0]
 
 
 def test_the_book_finds_cards_by_group_and_caller_id_and_forgets_them():

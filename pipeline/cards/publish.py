@@ -1,0 +1,51 @@
+"""The cards CLI's I/O: the reference data as it is now, and publishing a batch or a state change
+through the write rules `ref apply` uses (as the admin), in one Kafka transaction, then the face
+values onto balance.payments (after the accounts they pay into: the payment stage reads the
+reference data again for an account it does not know yet)."""
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+
+from pipeline.kafka_admin import ensure_topics
+from pipeline.rating.book import ReferenceBook
+from pipeline.rating.ownership import check_records
+from pipeline.rating.reference import ADMIN_ID
+from pipeline.reference_apply import ApplyError, Located, publish
+from pipeline.reference_feed import ReferenceFeed
+from pipeline.runtime.clients import KafkaClients
+from pipeline.settings import Settings
+
+
+async def current_book(settings: Settings) -> ReferenceBook:
+    await ensure_topics(settings)
+    feed = ReferenceFeed(settings)
+    await feed.start()
+    try:
+        await feed.catch_up()
+    finally:
+        await feed.stop()
+    return feed.book
+
+
+async def publish_records(settings: Settings, book: ReferenceBook, records: list, writer: str = ADMIN_ID) -> None:
+    """All of them or none; raises ApplyError naming every broken rule."""
+    located = [Located("cards", number, record) for number, record in enumerate(records, start=1)]
+    problems = check_records(records, book, writer)
+    if problems:
+        raise ApplyError([f"{located[p.position].where()}: {p.rule}" for p in problems])
+    await publish(settings, located)
+
+
+async def publish_payments(settings: Settings, payments: list[dict[str, str]] | tuple) -> None:
+    if not payments:
+        return
+    producer = KafkaClients(settings).producer(linger_ms=20)
+    await producer.start()
+    try:
+        topic = settings.topic("balance.payments")
+        sent = [await producer.send(topic, orjson.dumps(p), key=p["account"].encode()) for p in payments]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
