@@ -143,6 +143,9 @@ def register(group: click.Group) -> None:
     from devkit.bench_alerts import bench_alerts
 
     group.add_command(bench_alerts)
+    from devkit.bench_cards import bench_cards
+
+    group.add_command(bench_cards)
 
     for command in (demo, bench_rating, bench_stream, bench_guard, bench_sink, bench_state, bench_invoices, bench_switch,
                     bench_api, bench_scale, bench_auth, bench_rerate()):

@@ -53,6 +53,10 @@ def create_app(backend: Backend | None = None, lifespan=None, config: ApiConfig 
     from pipeline.api import routes_alerts  # /v1/alerts, /v1/alert-events, /v1/alert-blocks and /alerts
 
     app.include_router(routes_alerts.router)
+    from pipeline.api import portal_cards, routes_cards  # /v1/card-groups, /v1/cards and the cards pages
+
+    app.include_router(routes_cards.router)
+    app.include_router(portal_cards.router)
     app.include_router(routes_sessions.router)
     for pages in (portal, portal_manage, portal_reports):
         app.include_router(pages.router)

@@ -40,12 +40,12 @@ class ClickHouseCalls:
     def profit(self, scope: Scope, period: Period) -> Table:
         return self._run(queries.profit(self.database, scope, period))
 
-    def usage(self, account: str) -> dict:
-        table = self._run(queries.account_usage(self.database, account))
-        first, last, calls = table.rows[0] if table.rows else (None, None, 0)
-        if not calls:  # min() of no rows is 1970 in ClickHouse
-            return {"first_use": None, "last_use": None, "calls": 0}
-        return {"first_use": _utc(first), "last_use": _utc(last), "calls": int(calls)}
+    def usage(self, accounts: list[str]) -> dict[str, dict]:
+        if not accounts:
+            return {}
+        table = self._run(queries.account_usage(self.database, accounts))
+        return {account: {"first_use": _utc(first), "last_use": _utc(last), "calls": int(calls)}
+                for account, first, last, calls in table.rows}
 
 
 def _utc(value):

@@ -58,6 +58,7 @@ NAV = {
 }
 for _role in ("admin", "reseller"):  # the alerts page (pipeline/api/routes_alerts.py), before Branding
     NAV[_role].insert(len(NAV[_role]) - 1, ("alerts", "/alerts", "Alerts"))
+    NAV[_role].insert(len(NAV[_role]) - 1, ("cards", "/card-groups", "Cards"))  # pipeline/api/portal_cards.py
 NOTICES = {"saved": "Saved.", "paid": "Payment recorded.", "rates": "Rates uploaded.", "out": "You are signed out.",
            "everywhere": "You are signed out on every device.",
            "password": "Password changed. Every other session of this account is signed out."}

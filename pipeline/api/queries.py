@@ -116,7 +116,9 @@ def profit(database: str, scope: Scope, period: Period) -> Query:
     return Query(sql, params)
 
 
-def account_usage(database: str, account: str) -> Query:
-    """A card's (an account's) first and last call and its number of calls, for GET /v1/cards/{number}."""
-    return Query(f"SELECT min(start_time) AS first_use, max(start_time) AS last_use, count() AS calls "
-                 f"FROM {_source(database)} WHERE account = %(account)s", {"account": account})
+def account_usage(database: str, accounts: list[str]) -> Query:
+    """Some accounts' (cards') first and last call and number of calls (GET /v1/cards/{number}, the
+    portal's cards), one row per account that has calls."""
+    return Query(f"SELECT account, min(start_time) AS first_use, max(start_time) AS last_use, count() AS calls "
+                 f"FROM {_source(database)} WHERE account IN %(accounts)s GROUP BY account",
+                 {"accounts": tuple(accounts)})

@@ -45,8 +45,9 @@ class CallStore(Protocol):
 
     def profit(self, scope: Scope, period: Period) -> Table: ...
 
-    def usage(self, account: str) -> dict:
-        """One account's (a card's) calls: `first_use` and `last_use` (datetime or None), `calls`."""
+    def usage(self, accounts: list[str]) -> dict[str, dict]:
+        """Accounts' (cards') calls: account -> `first_use`, `last_use` (datetime), `calls`; an
+        account without calls is absent."""
 
 
 class InvoiceStore(Protocol):

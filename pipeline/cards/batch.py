@@ -15,11 +15,18 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal
 
-from pipeline.cards.records import PIN_SPACE_SHARE, CardGroupIn, CardIn, card_account, expires_at, hash_pin
+from pipeline.cards.records import (
+    PIN_SPACE_SHARE,
+    CardGroupIn,
+    CardIn,
+    card_account,
+    expires_at,
+    hash_pin,
+)
 from pipeline.rating.book import ReferenceBook
 from pipeline.rating.reference import AccountIn
 
@@ -70,13 +77,13 @@ def generate(book: ReferenceBook, group_id: str, count: int, sold: bool = False,
         raise CardRefused(f'card group "{group_id}" does not exist')
     if count < 1:
         raise CardRefused("count: a batch has at least one card")
-    existing = len(book.cards_of_group(group.id))
+    existing = book.card_count(group.id)
     if existing + count > group.most_cards:
         raise CardRefused(
             f'card group "{group.id}" may hold at most {group.most_cards} cards ({PIN_SPACE_PERCENT}% of the '
             f'{group.pin_space} PINs of {group.pin_length} digits); it has {existing}, so {count} more would pass it: '
             f'make another group, or one with longer PINs')
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     numbers = _new_numbers(book, group.number_length, count)
     pins = _new_pins(group.pin_length, count)
     state = "sold" if sold else "new"
@@ -157,7 +164,7 @@ def shown_state(group: CardGroupIn | None, card: CardIn, first_use: datetime | N
     if card.state == "blocked" or group is None:
         return card.state
     ends = expires_at(group, card, first_use)
-    if ends is not None and ends <= (now or datetime.now(timezone.utc)):
+    if ends is not None and ends <= (now or datetime.now(UTC)):
         return "expired"
     return card.state
 

@@ -25,7 +25,8 @@ def cards() -> None:
 @click.option("--count", required=True, type=click.IntRange(min=1), help="how many cards")
 @click.option("--sold", is_flag=True, help="the cards are sold at once (default: new, not usable until sold)")
 def generate(group: str, count: int, sold: bool) -> None:
-    from pipeline.cards.batch import CardRefused, generate as make_batch
+    from pipeline.cards.batch import CardRefused
+    from pipeline.cards.batch import generate as make_batch
     from pipeline.cards.publish import current_book, publish_payments, publish_records
     from pipeline.logging_setup import setup_logging
     from pipeline.reference_apply import ApplyError

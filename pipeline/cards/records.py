@@ -39,7 +39,7 @@ def _money(value: object) -> Decimal:
 
 
 Money = Annotated[Decimal, BeforeValidator(_money)]
-PIN_ITERATIONS = 1000
+PIN_ITERATIONS = 200
 STATES = ("new", "sold", "blocked")  # `expired` is computed from the group's expiry, never stored
 PIN_SPACE_SHARE = Decimal("0.2")  # at most this share of a group's PIN space in use
 

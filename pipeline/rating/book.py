@@ -185,6 +185,9 @@ class ReferenceBook:
         """The group's cards, by number."""
         return [self._cards[number] for number in sorted(self._group_cards.get(group_id, ()))]
 
+    def card_count(self, group_id: str) -> int:
+        return len(self._group_cards.get(group_id, ()))
+
     def card_by_caller_id(self, caller_id: str) -> CardIn | None:
         """The card a caller id is bound to (PIN-less cards), or None."""
         number = self._card_caller_ids.get(caller_id)

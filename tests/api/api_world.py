@@ -49,6 +49,10 @@ RECORDS = [
     {"kind": "did", "number": "37052000009", "reseller": "r1"},
     {"kind": "alert", "id": "r2-watch", "owner": "r2", "scope": {"type": "account", "id": "u2"}, "metric": "price_sum",
      "window_seconds": 3600, "op": ">", "threshold": "50", "action": "block"},
+    # calling cards (issue 22): r2's group and one card of it (no account: the card's own rules only)
+    {"kind": "card_group", "id": "g-r2", "owner": "r2", "tariff": "t-r2-retail", "face_value": "5"},
+    {"kind": "card", "number": "5550000002", "group": "g-r2", "pin_hash": "pbkdf2_sha256$1$00$00",
+     "created": "2026-10-01T00:00:00Z"},
 ]
 
 
@@ -155,10 +159,13 @@ class FakeCalls:
         columns = (("reseller",) if scope.role == "admin" else ()) + ("currency", "calls", "revenue", "cost", "profit")
         return Table(columns, [k + tuple(v) for k, v in sorted(groups.items())])
 
-    def usage(self, account) -> dict:
-        times = sorted(r["start_time"] for r in self.rows if r["account"] == account)
-        return {"first_use": times[0] if times else None, "last_use": times[-1] if times else None,
-                "calls": len(times)}
+    def usage(self, accounts) -> dict:
+        found = {}
+        for account in accounts:
+            times = sorted(r["start_time"] for r in self.rows if r["account"] == account)
+            if times:
+                found[account] = {"first_use": times[0], "last_use": times[-1], "calls": len(times)}
+        return found
 
 
 @dataclass(frozen=True)

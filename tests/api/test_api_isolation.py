@@ -20,16 +20,19 @@ import pytest
 from tests.api.api_world import TODAY, World, portal_client
 
 PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/brand/logo"), ("GET", "/openapi.json"), ("GET", "/docs"),
-          ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc")}
+          ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
+          ("GET", "/card"), ("POST", "/card")}  # the card holder's own page: his number and PIN
 # the record an attacker aims at, by the path segment before the parameter
 VICTIM_RECORDS = {"accounts": "u2", "users": "u2", "balances": "u2", "tariffs": "t-r2-retail", "providers": "p-r2",
-                  "dids": "37052000002", "invoices": "R2-2026-000001", "alerts": "r2-watch", "blocks": "u2"}
+                  "dids": "37052000002", "invoices": "R2-2026-000001", "alerts": "r2-watch", "blocks": "u2",
+                  "card-groups": "g-r2", "cards": "5550000002"}
 # r2's own user u2 aims at r2's reseller-level records instead of his own
 OWN_USER_RECORDS = {**VICTIM_RECORDS, "accounts": "r2", "users": "r2", "balances": "r2", "tariffs": "t-r2-own",
                     "invoices": "ADM-2026-000001"}  # the invoice the admin issued to r2
 VICTIM_MARKERS = ("u2", "r2", "Bob Dos", "Second Reseller Ltd", "t-r2-retail", "t-r2-own", "p-r2", "37052000002",
-                  "c-u2-a", "c-u2-b", "R2-2026-000001", "ADM-2026-000001")
-OWN_USER_MARKERS = ("t-r2-own", "p-r2", "ADM-2026-000001", "reseller_profit", "reseller_price", "admin_profit")
+                  "c-u2-a", "c-u2-b", "R2-2026-000001", "ADM-2026-000001", "g-r2", "5550000002")
+OWN_USER_MARKERS = ("t-r2-own", "p-r2", "ADM-2026-000001", "reseller_profit", "reseller_price", "admin_profit",
+                    "g-r2", "5550000002")
 PERIOD = {"from": str((TODAY - timedelta(days=30)).date()), "to": str(TODAY.date())}
 CSV = "prefix,rate\n370,9\n"
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
@@ -61,6 +64,13 @@ def victim_request(method: str, path: str, victim_account: str) -> dict:
         ("POST", "/v1/rerates"): {"json": {"from": "2026-10-01", "to": "2026-10-31", "account": victim_account},
                                   "names_victim": True},
         ("POST", "/invoices"): {"data": {"account": victim_account, "period": "2026-10"}, "names_victim": True},
+        ("PUT", "/v1/card-groups/{id}"): {"json": {"tariff": "t-r1-retail"}},
+        ("POST", "/v1/card-groups/{id}/cards"): {"json": {"count": 1}},
+        ("POST", "/v1/cards/{number}/sell"): {},
+        ("POST", "/v1/cards/{number}/block"): {},
+        ("POST", "/v1/cards/{number}/unblock"): {},
+        ("POST", "/card-groups/{group_id}/generate"): {"data": {"count": "1"}},
+        ("POST", "/card-groups/{group_id}/state"): {"data": {"number": "5550000002", "action": "block"}},
         ("POST", "/v1/authorize"): {"json": {"server_id": "s1", "call_id": "c1", "account": victim_account,
                                              "dst": "37060000000"}, "names_victim": True},
         ("PUT", "/v1/alerts/{id}"): {"json": {"scope": {"type": "all_users"}, "metric": "calls", "window_seconds": 60,
@@ -100,7 +110,7 @@ def fill(path: str, records: dict[str, str]) -> str:
 def victim_state(world: World) -> tuple:
     book = world.live.book
     return (book.account("u2"), book.account("r2"), book.tariff("t-r2-retail"), book.tariff_index("t-r2-retail"),
-            book.provider("p-r2"), book.did("37052000002"), world.live.issuers.get("r2"), world.live.logos.get("r2"),
+            book.provider("p-r2"), book.did("37052000002"), book.card_group("g-r2"), book.card("5550000002"), world.live.issuers.get("r2"), world.live.logos.get("r2"),
             sorted(world.invoices.issued))
 
 

@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.cards import batch
-from pipeline.cards.batch import CardRefused, card_row, change_state, generate, shown_state
+from pipeline.cards.batch import (
+    CardRefused,
+    card_row,
+    change_state,
+    generate,
+    shown_state,
+)
 from pipeline.cards.records import pin_matches
 from pipeline.rating.book import ReferenceBook
 from pipeline.rating.ownership import check_records
 from pipeline.rating.reference import parse_reference_record
 
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 BASE = [
     {"kind": "tariff", "id": "t-r1-buy", "owner": "admin", "rates": [{"prefix": "370", "rate": "0.1"}]},
     {"kind": "account", "id": "r1", "type": "reseller", "tariff": "t-r1-buy"},

@@ -2,8 +2,6 @@
 rules `ref apply` and the API share) and the book's card lookups."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import pytest
 
 from pipeline.cards.records import card_account, hash_pin
