@@ -79,8 +79,8 @@ def refuse_broken(book, located: list[Located], writer: str = ADMIN_ID) -> None:
         raise ApplyError([f"{located[problem.position].where()}: {problem.rule}" for problem in problems])
 
 
-async def apply_files(settings: Settings, paths: list[str]) -> list[Located]:
-    located = read_files(paths)
+async def current_book(settings: Settings):
+    """The reference data as published now: every ref.* topic read to its end."""
     await ensure_topics(settings)
     feed = ReferenceFeed(settings)
     await feed.start()
@@ -88,7 +88,13 @@ async def apply_files(settings: Settings, paths: list[str]) -> list[Located]:
         await feed.catch_up()
     finally:
         await feed.stop()
-    refuse_broken(feed.book, located)
+    return feed.book
+
+
+async def apply_files(settings: Settings, paths: list[str]) -> list[Located]:
+    located = read_files(paths)
+    book = await current_book(settings)
+    refuse_broken(book, located)
     await publish(settings, located)
     return located
 

@@ -1,4 +1,5 @@
-"""The cards CLI's I/O: the reference data as it is now, and publishing a batch or a state change
+"""The cards CLI's I/O: the reference data as it is now (`current_book`, re-exported: the one
+`ref apply` reads), and publishing a batch or a state change
 through the write rules `ref apply` uses (as the admin), in one Kafka transaction, then the face
 values onto balance.payments (after the accounts they pay into: the payment stage reads the
 reference data again for an account it does not know yet)."""
@@ -8,25 +9,12 @@ import asyncio
 
 import orjson
 
-from pipeline.kafka_admin import ensure_topics
 from pipeline.rating.book import ReferenceBook
 from pipeline.rating.ownership import check_records
 from pipeline.rating.reference import ADMIN_ID
-from pipeline.reference_apply import ApplyError, Located, publish
-from pipeline.reference_feed import ReferenceFeed
+from pipeline.reference_apply import ApplyError, Located, current_book, publish
 from pipeline.runtime.clients import KafkaClients
 from pipeline.settings import Settings
-
-
-async def current_book(settings: Settings) -> ReferenceBook:
-    await ensure_topics(settings)
-    feed = ReferenceFeed(settings)
-    await feed.start()
-    try:
-        await feed.catch_up()
-    finally:
-        await feed.stop()
-    return feed.book
 
 
 async def publish_records(settings: Settings, book: ReferenceBook, records: list, writer: str = ADMIN_ID) -> None:
@@ -49,3 +37,6 @@ async def publish_payments(settings: Settings, payments: list[dict[str, str]] | 
         await asyncio.gather(*sent)
     finally:
         await producer.stop()
+
+
+__all__ = ["current_book", "publish_payments", "publish_records"]
