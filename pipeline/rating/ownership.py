@@ -75,12 +75,12 @@ def check_ownership(book: ReferenceBook, record: Record, actor: str | None = Non
 # -- who may write what ----------------------------------------------------------------------------
 
 def _may_write(graph: RefGraph, record: Record, writer: str) -> str | None:
-    if isinstance(record, AlertIn):  # issue 25: the admin on anything, a reseller his own
+    if isinstance(record, AlertIn):  # alerts: the admin on anything, a reseller his own
         acting = graph.account(writer)
         if writer != ADMIN_ID and (acting is None or acting.type != "reseller"):
             return f'"{writer}" may not write reference data: only the admin and resellers do'
         return alert_rules.writer_rule(graph, record, writer)
-    if isinstance(record, (CardGroupIn, CardIn)):  # issue 22: the admin any, a reseller his own groups
+    if isinstance(record, (CardGroupIn, CardIn)):  # calling cards: the admin any, a reseller his own groups
         acting = graph.account(writer)
         if writer != ADMIN_ID and (acting is None or acting.type != "reseller"):
             return f'"{writer}" may not write reference data: only the admin and resellers do'

@@ -12,8 +12,8 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BeforeValidator, ConfigDict, Field, TypeAdapter, model_validator
 from pydantic import BaseModel
 
-from pipeline.alerts.definition import AlertIn  # kind "alert" (issue 25): defined beside the alert agents
-from pipeline.cards.records import CardGroupIn, CardIn  # kinds "card_group", "card" (issue 22)
+from pipeline.alerts.definition import AlertIn  # kind "alert": defined beside the alert agents
+from pipeline.cards.records import CardGroupIn, CardIn  # kinds "card_group", "card"
 from pipeline.rating import rules
 from pipeline.schemas import limits
 

@@ -47,7 +47,7 @@ class GuardBalances(PipelineStage):
         self.children_of: dict[str, list[str]] | None = None
         self.dids_of_owner: dict[str, list] | None = None
         feed.listeners.append(self._on_reference_change)
-        # blocks asked for by alerts (issue 25): read whole before the first judgement, then polled
+        # blocks asked for by alerts (docs/alerts.md): read whole before the first judgement, then polled
         self.alert_blocks = AlertBlockReader(settings, clients)
         self._alert_blocks_polled = 0.0
 
