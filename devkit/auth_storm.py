@@ -21,8 +21,8 @@ import httpx
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from pipeline.reference_apply import Located, publish
-from pipeline.rating.reference import parse_reference_record
+from pipeline.reference.publish import Located, publish
+from pipeline.reference.records import parse_reference_record
 from pipeline.settings import Settings
 
 DST = "37060000000"

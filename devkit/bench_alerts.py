@@ -21,7 +21,7 @@ import click
 import orjson
 from aiokafka.partitioner import DefaultPartitioner
 
-from pipeline.alerts.definition import CALL_METRICS, WINDOW_SIZES
+from pipeline.schemas.alerts import CALL_METRICS, WINDOW_SIZES
 from pipeline.settings import Settings
 
 USERS = 1000
@@ -66,7 +66,7 @@ def sentinel_names(partitions: int) -> list[tuple[int, str]]:
 
 
 async def _produce(settings: Settings, topic: str, items: list[tuple[int | None, bytes, bytes]]) -> None:
-    from pipeline.runtime.clients import KafkaClients
+    from pipeline.kafka.clients import KafkaClients
 
     producer = KafkaClients(settings).producer(linger_ms=20)
     await producer.start()
@@ -80,14 +80,14 @@ async def _produce(settings: Settings, topic: str, items: list[tuple[int | None,
 
 async def _wait_fired(settings: Settings, alert_ids: set[str], timeout: float) -> dict:
     """alert id -> wall time its fired event was read; waits for all of them."""
-    from pipeline.runtime.clients import KafkaClients
-    from pipeline.runtime.topic_read import partitions_of
+    from pipeline.kafka.clients import KafkaClients
+    from pipeline.kafka.topic_read import topic_partitions
 
     reader = KafkaClients(settings).reader(fetch_max_wait_ms=10)
     await reader.start()
     seen: dict[str, float] = {}
     try:
-        parts = await partitions_of(reader, settings.topic("alerts"))
+        parts = await topic_partitions(reader, settings.topic("alerts"))
         reader.assign(parts)
         await reader.seek_to_beginning(*parts)
         deadline = time.monotonic() + timeout
@@ -106,8 +106,8 @@ def run(settings: Settings, cdrs: int, latency: int) -> dict:
     from devkit.bench_stream import empty_faust_agent
     from devkit.worker_process import WorkerProcess
     from pipeline.agents.app import READY
-    from pipeline.kafka_admin import ensure_topics
-    from pipeline.reference_apply import apply_files
+    from pipeline.kafka.admin import ensure_topics
+    from pipeline.reference.publish import apply_files
 
     sentinels = sentinel_names(settings.partitions)
     with tempfile.TemporaryDirectory() as tmp:
@@ -143,7 +143,7 @@ def run(settings: Settings, cdrs: int, latency: int) -> dict:
 
 async def _latency(settings: Settings, count: int) -> list[float]:
     """One crossing CDR every 50 ms; delay = its fired event read - its send."""
-    from pipeline.runtime.clients import KafkaClients
+    from pipeline.kafka.clients import KafkaClients
 
     sent: dict[str, float] = {}
     watcher = asyncio.ensure_future(_wait_fired(settings, {f"a-lu{i}" for i in range(count)}, 120))

@@ -1,12 +1,14 @@
-"""bench-api: p50/p99 of a reseller's calls page and stats page with N calls in ClickHouse, and API
-write throughput, each beside the same work done raw in the same run (clickhouse-driver for the
-reads, reference_apply.publish for the writes). The same two queries on the same calls also run on
+"""bench-api: p50/p95/p99 of a reseller's calls page and stats page with N calls in ClickHouse, and
+API write throughput, each beside the same work done raw in the same run (clickhouse-driver for the
+reads, reference_apply.publish for the writes). The same pages on the same calls also run on
 current ClickHouse (chdb, in process, on the same cores): the local server is 18.16, production's is
-24+, and the pages' cost is in ClickHouse's FINAL.
+24+. Both servers also answer the pages as they were read before the tenant-ordered copy
+(migrations/0009: the same SQL over `rated_calls FINAL`, one query over the whole period), the
+baseline of the table printed at the end.
 
 Everything goes to a scratch topic prefix and ClickHouse database, dropped at the end. The API runs
 as in production (uvicorn, the Kafka follower, ClickHouse) and is called over HTTP.
-`python -m devkit.bench_api --calls 1000000` (the lead wires `python -m pipeline bench-api`).
+`python -m pipeline bench-api --calls 1000000` (or `python -m devkit.bench_api`).
 """
 from __future__ import annotations
 
@@ -19,12 +21,15 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Callable
 
 from devkit.scratch import delete_topics_with_prefix
+from pipeline.api.newest_calls import newest_calls
+from pipeline.reports.queries import Query
+from pipeline.reports.run import Table, fetch
 from pipeline.settings import REPO_ROOT, Settings
 
 CHUNK = 100_000
@@ -34,6 +39,9 @@ COLUMNS = ("server_id", "call_id", "account", "reseller", "provider", "dst", "st
 # (account, reseller, share of the calls): the samples' accounts
 CALLERS = (("u1", "r1", 0.3), ("u2", "r1", 0.2), ("u3", "r2", 0.3), ("d1", "", 0.2))
 DAYS = 30
+BEFORE = "(before 0009: rated_calls FINAL, raw)"
+CURRENT = "(raw, current ClickHouse: chdb)"
+BEFORE_CURRENT = "(before 0009, current ClickHouse: chdb)"
 
 
 @contextmanager
@@ -82,9 +90,11 @@ def call_rows(count: int, seed: int = 7):
         yield rows
 
 
-def percentiles(samples: list[float]) -> tuple[float, float]:
+def percentiles(samples: list[float]) -> tuple[float, float, float]:
+    """p50, p95, p99 (nearest rank)."""
     ordered = sorted(samples)
-    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return (statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))],
+            ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))])
 
 
 def timed(action: Callable[[], object], count: int, warmup: int = 3) -> list[float]:
@@ -98,7 +108,10 @@ def timed(action: Callable[[], object], count: int, warmup: int = 3) -> list[flo
     return samples
 
 
-def run(settings: Settings, calls: int, requests: int, writes: int, progress: Callable[[str], None] = print) -> dict:
+def run(settings: Settings, calls: int, requests: int, writes: int, progress: Callable[[str], None] = print,
+        baseline_requests: int | None = None) -> dict:
+    """Every figure by name; the pages' as (p50, p95, p99) ms. `baseline_requests` (default a
+    quarter of `requests`): how often the slow reads of before migrations/0009 are timed."""
     import httpx
 
     from pipeline.api import queries
@@ -107,8 +120,8 @@ def run(settings: Settings, calls: int, requests: int, writes: int, progress: Ca
     from pipeline.api.kafka_backend import ensure_api_topics, publish_logins
     from pipeline.api.queries import Period
     from pipeline.api.visibility import Scope
-    from pipeline.rating.reference import parse_reference_record
-    from pipeline.reference_apply import Located, apply_files, publish
+    from pipeline.reference.publish import Located, apply_files, publish
+    from pipeline.reference.records import parse_reference_record
     from pipeline.sinks.clickhouse import client_url, connect
     from pipeline.sinks.migrate import migrate
 
@@ -117,7 +130,7 @@ def run(settings: Settings, calls: int, requests: int, writes: int, progress: Ca
     scratch = settings.model_copy(update={"topic_prefix": f"bench-api-{tag}-",
                                           "clickhouse_url": client_url(settings, database)})
     samples = REPO_ROOT / "samples"
-    results: dict[str, tuple[float, float] | float] = {}
+    results: dict[str, tuple[float, float, float] | float | bool] = {}
     try:
         migrate(scratch)
         async def prepare() -> str:
@@ -137,9 +150,14 @@ def run(settings: Settings, calls: int, requests: int, writes: int, progress: Ca
         period = Period(today - timedelta(days=DAYS), today)
         query = f"from={period.first}&to={period.last}"
         scope = Scope("reseller", "r1")
-        pages = {"calls page": lambda db: queries.calls(db, scope, period, 100, 0),
-                 "stats page": lambda db: queries.stats(db, scope, period, True)}
-        raw_calls, raw_stats = (page(database) for page in pages.values())
+        # each page as the API's store reads it, given a way to run a query on a database
+        pages = {"calls page": lambda read, db: newest_calls(read, db, scope, period, 100, 0),
+                 "stats page": lambda read, db: read(queries.stats(db, scope, period, True))}
+        # and as it was read before migrations/0009: one query over rated_calls FINAL
+        before = {"calls page": lambda db: over_rated_calls(queries.calls(db, scope, period, 100, 0), db),
+                  "stats page": lambda db: over_rated_calls(queries.stats(db, scope, period, True), db)}
+        local = lambda query: fetch(client, query)  # noqa: E731
+        baseline_requests = baseline_requests or max(3, requests // 4)
         with serving(production_app(scratch, ApiConfig(secret="bench"))) as base, httpx.Client(
                 base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
             def page(url: str) -> Callable[[], object]:
@@ -150,22 +168,32 @@ def run(settings: Settings, calls: int, requests: int, writes: int, progress: Ca
 
             measured = {
                 "calls page (API)": page(f"/v1/calls?{query}&limit=100"),
-                "calls page (raw query)": lambda: client.execute(raw_calls.sql, raw_calls.params),
+                "calls page (raw query)": lambda: pages["calls page"](local, database),
+                f"calls page {BEFORE}": lambda: local(before["calls page"](database)),
                 "stats page (API)": page(f"/v1/stats?{query}&by=destination"),
-                "stats page (raw query)": lambda: client.execute(raw_stats.sql, raw_stats.params),
+                "stats page (raw query)": lambda: pages["stats page"](local, database),
+                f"stats page {BEFORE}": lambda: local(before["stats page"](database)),
             }
             for name, action in measured.items():
-                results[name] = percentiles(timed(action, requests))
+                results[name] = percentiles(timed(action, baseline_requests if BEFORE in name else requests))
                 report({name: results[name]}, progress)
-            with current_clickhouse(calls, pages, progress) as current:
-                for name, action in current.items():
-                    results[name] = percentiles(timed(action, requests))
-                    report({name: results[name]}, progress)
-                if current:  # both servers measured the same work: the same page of the same calls
-                    here = [row[2] for row in client.execute(raw_calls.sql, raw_calls.params)]
-                    there = [line.split("\t")[2] for line in str(next(iter(current.values()))()).splitlines()]
+            with current_clickhouse(calls, progress) as read_current:
+                if read_current is not None:
+                    for name in pages:
+                        now = f"{name} {CURRENT}"
+                        results[now] = percentiles(timed(lambda name=name: pages[name](read_current, "rating"),
+                                                         requests))
+                        report({now: results[now]}, progress)
+                        then = f"{name} {BEFORE_CURRENT}"
+                        results[then] = percentiles(timed(lambda name=name: read_current(before[name]("rating")),
+                                                          baseline_requests))
+                        report({then: results[then]}, progress)
+                    # both servers measured the same work: the same page of the same calls
+                    here = [str(row[2]) for row in pages["calls page"](local, database).rows]
+                    there = [row[2] for row in pages["calls page"](read_current, "rating").rows]
+                    old = [str(row[2]) for row in local(before["calls page"](database)).rows]
                     same = "calls page: the same calls on both servers"
-                    results[same] = bool(here) and here == there
+                    results[same] = bool(here) and here == there == old
                     report({same: results[same]}, progress)
 
             started = time.perf_counter()
@@ -183,29 +211,32 @@ def run(settings: Settings, calls: int, requests: int, writes: int, progress: Ca
     finally:
         connect(settings, database="default").execute(f"DROP DATABASE IF EXISTS {database}")
         asyncio.run(delete_topics_with_prefix(scratch))
+    for line in summary(results, calls):
+        progress(line)
     return results
 
 
 
 @contextmanager
-def current_clickhouse(calls: int, pages: dict, progress: Callable[[str], None]):
-    """The pages' raw queries (name -> query of a database) as actions on current ClickHouse
-    (chdb) holding the same calls, for the `with` block; none without chdb."""
+def current_clickhouse(calls: int, progress: Callable[[str], None]):
+    """For the `with` block: a reader (Query -> Table of text cells) of current ClickHouse (chdb,
+    in process), whose database `rating` holds the same calls, migrated as the server's; None
+    without chdb."""
     try:
         from chdb.session import Session
     except ImportError:
         progress("chdb is not installed: no figures for current ClickHouse")
-        yield {}
+        yield None
         return
     with tempfile.TemporaryDirectory(prefix="bench-api-chdb-") as directory:
         session = Session(directory)
         try:
-            yield _chdb_pages(session, calls, pages, progress)
+            yield _chdb_reader(session, calls, progress)
         finally:
             session.close()
 
 
-def _chdb_pages(session, calls: int, pages: dict, progress: Callable[[str], None]) -> dict[str, Callable[[], object]]:
+def _chdb_reader(session, calls: int, progress: Callable[[str], None]) -> Callable[[Query], Table]:
     from clickhouse_driver.util.escape import escape_params
 
     from pipeline.sinks.migrate import schema_statements
@@ -217,12 +248,24 @@ def _chdb_pages(session, calls: int, pages: dict, progress: Callable[[str], None
         session.query(f"INSERT INTO rating.rated_calls ({', '.join(COLUMNS)}) FORMAT CSV\n"
                       + "\n".join(",".join(_csv(value) for value in row) for row in rows))
     progress(f"{calls:,} calls inserted into current ClickHouse (chdb) in {time.perf_counter() - started:.1f} s")
-    actions = {}
-    for name, page in pages.items():
-        query = page("rating")
+
+    def read(query: Query) -> Table:
         sql = query.sql % escape_params(query.params, None)  # what clickhouse-driver would send
-        actions[f"{name} (raw, current ClickHouse: chdb)"] = lambda sql=sql: session.query(sql, "TSV")
-    return actions
+        return Table((), [tuple(line.split("\t")) for line in str(session.query(sql, "TSV")).splitlines()])
+    return read
+
+
+def over_rated_calls(query: Query, database: str) -> Query:
+    """A page's query as it read before migrations/0009: its SQL over `rated_calls FINAL`, the
+    whole period in one piece (the sliced source of the tenant-ordered copy taken out)."""
+    head, found, rest = query.sql.partition(" FROM (")
+    if not found:
+        raise ValueError("not a query of the sliced tenant copy")
+    depth, at = 1, 0
+    while depth:  # to the parenthesis that closes the sliced source
+        depth += {"(": 1, ")": -1}.get(rest[at], 0)
+        at += 1
+    return Query(f"{head} FROM {database}.rated_calls FINAL{rest[at:]}", query.params)
 
 
 def _csv(value) -> str:
@@ -234,11 +277,27 @@ def _csv(value) -> str:
 def report(results: dict, progress: Callable[[str], None] = print) -> None:
     for name, value in results.items():
         if isinstance(value, bool):
-            progress(f"{name:<44} {'yes' if value else 'NO'}")
+            progress(f"{name:<56} {'yes' if value else 'NO'}")
         elif isinstance(value, tuple):
-            progress(f"{name:<44} p50 {value[0]:8.1f} ms   p99 {value[1]:8.1f} ms")
+            progress(f"{name:<56} p50 {value[0]:8.1f} ms   p95 {value[1]:8.1f} ms   p99 {value[2]:8.1f} ms")
         else:
-            progress(f"{name:<44} {value:8.1f}")
+            progress(f"{name:<56} {value:8.1f}")
+
+
+def summary(results: dict, calls: int) -> list[str]:
+    """The pages side by side, both servers, now and before migrations/0009 (Markdown)."""
+    columns = (("ClickHouse 18.16, API over HTTP", "(API)"), ("18.16, raw", "(raw query)"),
+               ("18.16, before 0009", BEFORE), ("current ClickHouse (chdb), raw", CURRENT),
+               ("current (chdb), before 0009", BEFORE_CURRENT))
+    lines = [f"{calls:,} calls, a reseller's pages, p50 / p95 / p99 ms:", "",
+             "| page | " + " | ".join(title for title, _ in columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for page in ("calls page", "stats page"):
+        cells = []
+        for _, suffix in columns:
+            figures = results.get(f"{page} {suffix}")
+            cells.append(" / ".join(f"{value:,.0f}" for value in figures) if figures else "-")
+        lines.append(f"| {page} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def main() -> None:
@@ -246,8 +305,10 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--writes", type=int, default=50)
+    parser.add_argument("--baseline-requests", type=int, default=None,
+                        help="timings of the reads before migrations/0009 (default: a quarter of --requests)")
     arguments = parser.parse_args()
-    run(Settings(), arguments.calls, arguments.requests, arguments.writes)
+    run(Settings(), arguments.calls, arguments.requests, arguments.writes, baseline_requests=arguments.baseline_requests)
 
 
 if __name__ == "__main__":

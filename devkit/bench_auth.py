@@ -24,11 +24,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from devkit.auth_storm import storm
 from devkit.worker_process import WorkerProcess, start_api
 from pipeline.api.kafka_backend import ensure_api_topics, publish_logins
-from pipeline.cards.records import CardGroupIn, card_account, hash_pin
-from pipeline.reference_apply import Located, apply_files, publish
-from pipeline.rating.reference import parse_reference_record
+from pipeline.reference.publish import Located, apply_files, publish
+from pipeline.reference.records import parse_reference_record
 from pipeline.reports.output import text_table
 from pipeline.reports.run import Table
+from pipeline.schemas.cards import CardGroupIn, card_account, hash_pin
 from pipeline.settings import REPO_ROOT, Settings
 
 DST = "37060000000"

@@ -39,8 +39,8 @@ def _baseline(count: int, out: Path) -> None:
 
 def _generate(count: int, out: Path) -> None:
     from pipeline.cards.batch import generate
-    from pipeline.rating.book import ReferenceBook
-    from pipeline.rating.reference import parse_reference_record
+    from pipeline.reference.book import ReferenceBook
+    from pipeline.reference.records import parse_reference_record
 
     book = ReferenceBook()
     for record in (TARIFF, GROUP):
@@ -78,7 +78,7 @@ def run(count: int, publish: bool) -> list[tuple[str, float, float, int]]:
 def _run_command(count: int) -> tuple[float, float, int]:
     from devkit.scratch import delete_topics_with_prefix
     from devkit.worker_process import settings_env
-    from pipeline.reference_apply import apply_files
+    from pipeline.reference.publish import apply_files
     from pipeline.settings import Settings
 
     settings = Settings(topic_prefix=f"bench-cards-{uuid.uuid4().hex[:6]}-")

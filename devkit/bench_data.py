@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from pipeline.rating.chain import CallToRate
-from pipeline.rating.reference import RateIn
+from pipeline.schemas.reference import RateIn, RateTier
 
 COUNTRY_CODES = (
     "1 7 20 27 30 31 32 33 34 36 39 40 41 43 44 45 46 47 48 49 51 52 53 54 55 56 57 58 60 61 62 63 64 "
@@ -60,6 +60,18 @@ def make_tariff_rates(prefixes: list[str], seed: int = 11) -> dict[str, list[Rat
             tariffs["reseller"].append(RateIn(rate=(base * Decimal("1.4")).quantize(Decimal("0.0001")), **common))
             tariffs["user"].append(RateIn(rate=base * 2, increment=increment, min_time=min_time, **common))
     return tariffs
+
+
+def with_tiers(rates: list[RateIn]) -> list[RateIn]:
+    """The same rates with two tiers each, as carriers' volume decks have them: from the second
+    minute 80% of the rate per second, from the sixth minute 60%. Every increment of the bench
+    (1, 6, 60 s) divides 60, so the layout rule holds."""
+    def cheaper(rate: Decimal, share: str) -> Decimal:
+        return (rate * Decimal(share)).quantize(Decimal("0.000001"))
+
+    return [rate.model_copy(update={"tiers": (RateTier(from_seconds=60, rate=cheaper(rate.rate, "0.8")),
+                                              RateTier(from_seconds=300, rate=cheaper(rate.rate, "0.6")))})
+            for rate in rates]
 
 
 def write_rates_csv(path, rates: list[RateIn]) -> None:

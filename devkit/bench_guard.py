@@ -1,5 +1,5 @@
 """`bench-guard`: how long from the CDR that empties a prepaid balance to its "blocked" signal on
-switch.control (issue 5), with other traffic flowing meanwhile, beside the broker's own
+switch.control, with other traffic flowing meanwhile, beside the broker's own
 produce -> consume round trip measured in the same run.
 
 Each sample is its own prepaid user, paid exactly the price of one call, so one CDR flips it.
@@ -21,10 +21,11 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from pipeline.reference_apply import apply_files
-from pipeline.settings import REPO_ROOT, Settings
-from pipeline.topic_io import produce_all, topic_partitions
 from devkit.worker_process import WorkerProcess
+from pipeline.kafka.topic_io import produce_all
+from pipeline.kafka.topic_read import topic_partitions
+from pipeline.reference.publish import apply_files
+from pipeline.settings import REPO_ROOT, Settings
 
 PRICE = "2"  # one 60 s call to DST on the retail tariff below: 2/min, so 2.000000
 DST = "37052123456"  # 370 without 3706: no connection fee anywhere in the chain

@@ -11,27 +11,27 @@ import json
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Callable
 
 import click
 import orjson
 
+from devkit.scratch import delete_topics_with_prefix
 from pipeline.invoices import queries
 from pipeline.invoices.compute import to_cents
 from pipeline.invoices.issuer import IssuerDetails, publish_issuer
 from pipeline.invoices.period import Period
 from pipeline.invoices.service import issue_all
 from pipeline.invoices.usage import run_query
-from pipeline.kafka_admin import ensure_topics
+from pipeline.kafka.admin import ensure_topics
+from pipeline.kafka.topic_io import produce_all
 from pipeline.schemas.avro import SCHEMA_DIR
-from devkit.scratch import delete_topics_with_prefix
 from pipeline.settings import Settings
 from pipeline.sinks.clickhouse import connect, insert_statement
 from pipeline.sinks.migrate import migrate
 from pipeline.sinks.rows import row_from_record
-from pipeline.topic_io import produce_all
 
 PERIOD = Period(2026, 10)
 RESELLERS = 10

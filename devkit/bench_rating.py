@@ -8,21 +8,23 @@ tariff (what an unindexed lookup costs) and plain Decimal pricing (what the inte
 from __future__ import annotations
 
 import gc
+import statistics
 import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 
 from devkit import bench_data
-from pipeline.rating.book import ReferenceBook
 from pipeline.rating.chain import NotRated, rate_call
-from pipeline.rating.csv_rates import load_rates_csv
 from pipeline.rating.pricing import ZERO_PRICE, billed_seconds, charge
-from pipeline.rating.reference import AccountIn, ProviderIn, TariffIn
 from pipeline.rating.tariff_index import TariffIndex
+from pipeline.reference.book import ReferenceBook
+from pipeline.reference.csv_rates import load_rates_csv
+from pipeline.schemas.reference import AccountIn, ProviderIn, TariffIn
 
 NAIVE_SCAN_PREFIXES = 1_000
 
@@ -58,11 +60,19 @@ def run_benchmark(prefixes: int = 100_000, calls: int = 200_000, out: TextIO = s
     figures["calls_per_s_three_levels"] = rated_per_s
     figures["calls_per_s_three_levels_best_chunk"] = best_chunk_per_s
     figures["not_rated"] = failures
+    say(f"rating the same {calls:,} calls with two tiers on every rate of the three tariffs ...")
+    tiered_book = _book_with({level: bench_data.with_tiers(level_rates) for level, level_rates in rates.items()})
+    del book  # one book in memory at a time: the figures compare engines, not the collector
+    _, figures["calls_per_s_tiered_best_chunk"], figures["not_rated_tiered"] = _rate_all(tiered_book, call_list)
+    # interleaved best chunks of both books: a neighbour's burst on a shared machine hits both alike
+    figures["flat_vs_tiered_per_s"] = _compare(_book_with(rates), tiered_book, call_list)
 
     say("baselines ...")
     figures["baseline_dict_gets_per_s"] = _dict_gets_per_s(prefix_list, call_list)
     figures["baseline_naive_scan_lookups_per_s"] = _naive_scan_per_s(prefix_list[:NAIVE_SCAN_PREFIXES], call_list)
     figures["integer_legs_per_s"], figures["decimal_legs_per_s"] = _pricing_per_s(user_index, call_list)
+    tiered_index = TariffIndex.build(TariffIn(id="t-tiered"), bench_data.with_tiers(rates["user"]))
+    figures["integer_legs_per_s_tiered"], _ = _pricing_per_s(tiered_index, call_list, decimal=False)
     _print_table(figures, prefixes, say)
     return figures
 
@@ -105,7 +115,7 @@ def _book_with(rates) -> ReferenceBook:
 
 def _rate_all(book: ReferenceBook, call_list, chunk: int = 20_000) -> tuple[float, float, int]:
     """(overall calls/s, best chunk calls/s, not rated). Each result is dropped once counted, as the
-    streaming agent sends it on and forgets it. The best chunk shows the speed free of the noise
+    rating stage sends it on and forgets it. The best chunk shows the speed free of the noise
     that other processes on a shared machine add to the overall figure."""
     failures, chunk_speeds = 0, []
     started = time.perf_counter()
@@ -116,6 +126,27 @@ def _rate_all(book: ReferenceBook, call_list, chunk: int = 20_000) -> tuple[floa
                 failures += 1
         chunk_speeds.append(len(call_list[first:first + chunk]) / (time.perf_counter() - chunk_started))
     return len(call_list) / (time.perf_counter() - started), max(chunk_speeds), failures
+
+
+def _compare(flat_book: ReferenceBook, tiered_book: ReferenceBook, call_list, chunk: int = 4_000,
+             rounds: int = 25) -> tuple[float, float, float]:
+    """(flat, tiered calls per CPU second, median of tiered / flat time): the two books rate the same
+    chunk one right after the other, `rounds` times, and each pair's ratio is kept, so a neighbour
+    that slows the machine for a while slows both halves of a pair alike; the median drops the pairs
+    it split. CPU time, not wall time: the wall clock also counts other processes' turns."""
+    sample = call_list[:chunk]
+    ratios, best_flat, best_tiered = [], float("inf"), float("inf")
+    for _ in range(rounds):
+        spent = []
+        for book in (flat_book, tiered_book):
+            started = time.process_time()
+            for call in sample:
+                rate_call(call, book)
+            spent.append(time.process_time() - started)
+        if spent[0] > 0:
+            ratios.append(spent[1] / spent[0])
+        best_flat, best_tiered = min(best_flat, spent[0]), min(best_tiered, spent[1])
+    return len(sample) / best_flat, len(sample) / best_tiered, statistics.median(ratios)
 
 
 def _dict_gets_per_s(prefix_list, call_list) -> float:
@@ -136,12 +167,14 @@ def _naive_scan_per_s(small_tariff, call_list) -> float:
     return len(numbers) / (time.perf_counter() - started)
 
 
-def _pricing_per_s(index: TariffIndex, call_list) -> tuple[float, float]:
+def _pricing_per_s(index: TariffIndex, call_list, decimal: bool = True) -> tuple[float, float]:
     """One leg priced, best of 5: the integer path against the same rules in Decimal arithmetic."""
     pairs = [(index.versions(call.dst[:3]) or index.versions(call.dst[:2]) or index.versions(call.dst[:1]),
               call.billsec) for call in call_list[:50_000]]
     pairs = [(versions[0], billsec) for versions, billsec in pairs if versions]
     integer_time = _best_of(5, lambda: [charge(rate, billsec, 6, 0) for rate, billsec in pairs])
+    if not decimal:
+        return len(pairs) / integer_time, 0.0
     decimal_time = _best_of(5, lambda: [_decimal_charge(rate, billsec) for rate, billsec in pairs])
     return len(pairs) / integer_time, len(pairs) / decimal_time
 
@@ -163,7 +196,16 @@ def _print_table(figures: dict, prefixes: int, say: Callable[[str], None]) -> No
         ("calls rated at 3 levels, best 20k chunk", f"{figures['calls_per_s_three_levels_best_chunk']:,.0f} /s",
          ">= 100,000 /s"),
         ("calls not rated", f"{figures['not_rated']:,}", "0"),
+        ("calls rated at 3 levels, best chunk: flat | tiered",
+         f"{figures['calls_per_s_three_levels_best_chunk']:,.0f} | {figures['calls_per_s_tiered_best_chunk']:,.0f} /s",
+         "-"),
+        ("same chunk, paired, per CPU s: flat | tiered",
+         f"{figures['flat_vs_tiered_per_s'][0]:,.0f} | {figures['flat_vs_tiered_per_s'][1]:,.0f} /s", "-"),
+        ("cost per call, tiered over flat (median pair)", f"{100 * (figures['flat_vs_tiered_per_s'][2] - 1):+.1f} %",
+         "< +20 %"),
+        ("calls not rated, tiered", f"{figures['not_rated_tiered']:,}", "0"),
         ("legs priced, integer path", f"{figures['integer_legs_per_s']:,.0f} /s", "> Decimal path"),
+        ("legs priced, integer path, tiered", f"{figures['integer_legs_per_s_tiered']:,.0f} /s", "-"),
         ("baseline: legs priced, Decimal path", f"{figures['decimal_legs_per_s']:,.0f} /s", "-"),
         ("baseline: plain dict.get loop", f"{figures['baseline_dict_gets_per_s']:,.0f} /s", "-"),
         (f"baseline: startswith scan, {NAIVE_SCAN_PREFIXES:,} prefixes",

@@ -15,19 +15,20 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Callable
 
 import orjson
 
 from pipeline.cdr.process import Source, process_cdr
-from pipeline.rating.book import ReferenceBook
-from pipeline.rating.csv_rates import resolve_rates_csv
-from pipeline.rating.reference import DidIn, RateIn, TariffIn, parse_reference_record
+from pipeline.reference.book import ReferenceBook
+from pipeline.reference.csv_rates import resolve_rates_csv
+from pipeline.reference.records import parse_reference_record
 from pipeline.rerate.reprice import Repriced, reprice
 from pipeline.rerate.scope import SELECTED, Scope
 from pipeline.schemas import wire
+from pipeline.schemas.reference import DidIn, RateIn, TariffIn
 from pipeline.settings import REPO_ROOT, Settings
 from pipeline.sinks.rows import COLUMNS, row_from_record
 

@@ -1,4 +1,4 @@
-"""`bench-scale` (issue 14): the whole pipeline with 1, 2, 4 ... worker processes in one consumer
+"""`bench-scale`: the whole pipeline with 1, 2, 4 ... worker processes in one consumer
 group, beside raw aiokafka consumer processes in one group (the ceiling); the pause in output when
 a worker joins or leaves under load; and a profile of one worker.
 
@@ -44,10 +44,11 @@ from devkit.scratch import delete_topics_with_prefix
 from devkit.worker_process import WorkerProcess
 from pipeline.balances.charges import charges_for
 from pipeline.control_topic import current_balances
-from pipeline.runtime.clients import KafkaClients
+from pipeline.kafka.clients import KafkaClients
+from pipeline.kafka.topic_io import read_all
+from pipeline.kafka.topic_read import topic_partitions
 from pipeline.schemas import wire
 from pipeline.settings import REPO_ROOT, Settings
-from pipeline.topic_io import read_all, topic_partitions
 from pipeline.worker import ALL_JOINED
 
 RAW_PASSES = 5  # the raw consumers read the topic this often: one pass takes a fraction of a second
@@ -285,7 +286,7 @@ class Groups:
         self.admin, self.reader = clients.admin(), clients.reader()
         self.partitions: dict[str, list] = {}
 
-    async def __aenter__(self) -> "Groups":
+    async def __aenter__(self) -> Groups:
         await self.admin.start()
         await self.reader.start()
         return self

@@ -1,7 +1,7 @@
 """bench-sink: rows/s through the sink's own path beside a raw clickhouse-driver insert.
 
 Both runs insert the same calls into one scratch database (migrated like production, so the
-daily_stats view's cost is included), dropped at the end. The sink path includes what the agent
+daily_stats view's cost is included), dropped at the end. The sink path includes what the sink stage
 does per batch: Avro decode, row_from_record, dedup per call and ClickHouseWriter.write.
 """
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from pipeline.schemas import wire
 from pipeline.schemas.avro import SCHEMA_DIR

@@ -1,12 +1,12 @@
 """`bench-state`: the charge stage's dedup state at scale, on disk (RocksDB) beside the in-memory
-dict of wave 1, in the same run and from the same changelog.
+dict kept before RocksDB, in the same run and from the same changelog.
 
 1. writes N charged-call records (the keys and values ChargeCalls writes) to a scratch
    `state.charged_calls` changelog on the local broker;
 2. first start with RocksDB: an empty disk, the whole changelog read into RocksDB;
 3. restart with RocksDB: what a worker does after a stop or a crash, the state is on disk and
    only the changelog's tail is read;
-4. the in-memory dict (wave 1): every start reads the whole changelog into a dict.
+4. the in-memory dict kept before RocksDB: every start reads the whole changelog into a dict.
 Each of 2-4 runs in a child process of its own, so its peak RSS is its own.
 """
 from __future__ import annotations
@@ -28,11 +28,11 @@ from aiokafka import TopicPartition
 from aiokafka.admin import NewTopic
 
 from devkit.scratch import delete_topics_with_prefix
-from pipeline.runtime.clients import KafkaClients
+from pipeline.kafka.clients import KafkaClients
+from pipeline.kafka.topic_read import read_to_end
+from pipeline.kafka.topics import COMPACTED
 from pipeline.runtime.state import Store
-from pipeline.runtime.topic_read import read_to_end
 from pipeline.settings import Settings
-from pipeline.topics import COMPACTED
 
 DAYS = 60
 
@@ -147,7 +147,7 @@ def run(settings: Settings, calls: int) -> list[tuple]:
         first = _run_child(env, "rocksdb", topic, workdir / "state")
         click.echo("restart, RocksDB (state on disk: the tail only) ...")
         restart = _run_child(env, "rocksdb", topic, workdir / "state")
-        click.echo("every start, in-memory dict (wave 1: the whole changelog) ...")
+        click.echo("every start, in-memory dict (the whole changelog) ...")
         in_memory = _run_child(env, "dict", topic, workdir / "state")
         disk = _disk_mb(workdir / "state")
     finally:

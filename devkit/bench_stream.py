@@ -16,12 +16,12 @@ import click
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from pipeline.kafka_admin import ensure_topics
-from pipeline.reference_apply import apply_files
 from devkit.sample_cdrs import good_cdr
-from pipeline.settings import REPO_ROOT, Settings
-from pipeline.topic_io import produce_all, read_all
 from devkit.worker_process import WorkerProcess, settings_env
+from pipeline.kafka.admin import ensure_topics
+from pipeline.kafka.topic_io import produce_all, read_all
+from pipeline.reference.publish import apply_files
+from pipeline.settings import REPO_ROOT, Settings
 
 SAMPLES = [str(REPO_ROOT / "samples" / name) for name in ("operator.json", "resellers.json")]
 
@@ -60,8 +60,8 @@ def run(settings: Settings, cdrs: int, with_before: bool = True) -> dict[str, fl
     results["(c) raw librdkafka consume -> produce"] = raw_rdkafka_passthrough(settings, cdrs)
     say("(a) empty Faust agent, take_events() ...")
     results["(a) empty Faust agent, take_events()"] = empty_faust_agent(settings, cdrs)
-    say("rating agent (worker with role rate only) ...")
-    results["rating agent (worker, role rate)"] = rating_worker(settings, cdrs, "rate-only", {"rate"})
+    say("rating stage (worker with role rate only) ...")
+    results["rating stage (worker, role rate)"] = rating_worker(settings, cdrs, "rate-only", {"rate"})
     say("whole worker (rate + charge + balance + guard + ClickHouse), end to end ...")
     from devkit.bench_scale import whole_pipeline
 
@@ -69,7 +69,7 @@ def run(settings: Settings, cdrs: int, with_before: bool = True) -> dict[str, fl
     results["whole worker, all roles (rated output)"] = whole.per_s(whole.rated_s)
     results["whole worker, end to end (charged, in CH)"] = whole.cdr_per_s
     if with_before:
-        say("the same whole worker as before this wave's client work (aiokafka, rows in a thread) ...")
+        say("the same whole worker as before the hot-path work (aiokafka, rows in a thread) ...")
         before = whole_pipeline(settings.model_copy(update={"kafka_client": "aiokafka", "sink_rows_process": False}),
                                 cdrs)
         results["  before: aiokafka, rows in a thread"] = before.cdr_per_s
@@ -85,7 +85,7 @@ def run(settings: Settings, cdrs: int, with_before: bool = True) -> dict[str, fl
     click.echo(f"\nwhole worker: worker CPU {whole.worker_us_per_cdr:,.0f} us per CDR (all its threads and its rows "
                f"process: ~{1e6 / max(whole.worker_us_per_cdr, 1):,.0f} CDR/s per core it gets); end to end = every CDR's charges applied to "
                f"the balances and every call in ClickHouse, from the moment the ready worker could read them")
-    click.echo(f"targets: rating agent >= 10,000 CDR/s and >= 60% of (a); whole worker >= 10,000 CDR/s (issue 14); "
+    click.echo(f"targets: rating stage >= 10,000 CDR/s and >= 60% of (a); whole worker >= 10,000 CDR/s; "
                f"{cdrs} CDRs, same broker, same run")
     return results
 
@@ -181,6 +181,6 @@ def rating_worker(settings: Settings, cdrs: int, name: str, roles: set[str]) -> 
 
 
 async def _outputs(settings: Settings) -> int:
-    from pipeline.topic_io import count_messages
+    from pipeline.kafka.topic_io import count_messages
 
     return await count_messages(settings, "cdr.rated") + await count_messages(settings, "cdr.rejected")

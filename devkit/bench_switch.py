@@ -21,8 +21,8 @@ import orjson
 from devkit.bench_guard import run as run_guard
 from devkit.bench_guard import stats
 from devkit.local_switch import Switch
-from pipeline.kafka_admin import ensure_topics
-from pipeline.runtime.clients import KafkaClients
+from pipeline.kafka.admin import ensure_topics
+from pipeline.kafka.clients import KafkaClients
 from pipeline.settings import Settings
 
 SERVER = "bench-switch"

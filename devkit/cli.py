@@ -35,7 +35,7 @@ def bench_rating(prefixes: int, calls: int) -> None:
                                      "raw librdkafka and an empty Faust agent.")
 @click.option("--cdrs", default=100_000, show_default=True)
 @click.option("--before/--no-before", default=True, show_default=True,
-              help="also the whole worker on aiokafka with its rows in a thread (as before issue 14)")
+              help="also the whole worker on aiokafka with its rows in a thread (as before the hot-path work)")
 def bench_stream(cdrs: int, before: bool) -> None:
     from devkit.bench_stream import run
 
@@ -55,9 +55,9 @@ def bench_guard(samples: int, background_rate: int) -> None:
 @click.option("--rows", "total", type=click.IntRange(1), default=200_000, show_default=True)
 @click.option("--batch", "batch_size", type=click.IntRange(1), default=10_000, show_default=True)
 def bench_sink(total: int, batch_size: int) -> None:
+    from devkit.bench_sink import run_bench
     from pipeline.reports.output import text_table
     from pipeline.reports.run import Table
-    from devkit.bench_sink import run_bench
 
     results = run_bench(Settings(), total, batch_size, progress=click.echo)
     table = Table(("path", "rows", "seconds", "rows_per_second"), [
@@ -137,10 +137,19 @@ def bench_auth(rates: str, seconds: float, background_rate: int, holds: int, sto
     run(Settings(), values, seconds, background_rate, holds, storm_calls)
 
 
+@click.command("bench-decks", help="Seconds to read a deck of N lines in each layout (generic, astpp, cgrates) beside "
+                                   "the contract CSV reader.")
+@click.option("--lines", default=1_000_000, show_default=True, help="lines (prefixes) in each deck")
+def bench_decks(lines: int) -> None:
+    from devkit.bench_decks import run
+
+    run(lines)
+
+
 def register(group: click.Group) -> None:
+    from devkit.bench_alerts import bench_alerts
     from devkit.bench_invoices import bench_invoices
     from devkit.bench_rerate import command as bench_rerate
-    from devkit.bench_alerts import bench_alerts
 
     group.add_command(bench_alerts)
     from devkit.bench_cards import bench_cards
@@ -148,5 +157,5 @@ def register(group: click.Group) -> None:
     group.add_command(bench_cards)
 
     for command in (demo, bench_rating, bench_stream, bench_guard, bench_sink, bench_state, bench_invoices, bench_switch,
-                    bench_api, bench_scale, bench_auth, bench_rerate()):
+                    bench_api, bench_scale, bench_auth, bench_rerate(), bench_decks):
         group.add_command(command)

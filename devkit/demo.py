@@ -10,29 +10,48 @@ from pathlib import Path
 import click
 import orjson
 
-from pipeline.control_topic import account_states, current_balances
-from pipeline.kafka_admin import ensure_topics
-from pipeline.payments import send_payment
-from pipeline.reference_apply import apply_files
 from devkit.sample_cdrs import sample_stream
-from pipeline.settings import REPO_ROOT, Settings
-from pipeline.topic_io import count_messages, produce_all, read_all
+from devkit.scratch import delete_topics_with_prefix
 from devkit.worker_process import WorkerProcess, start_api
+from pipeline.control_topic import account_states, current_balances
+from pipeline.demo_env import demo_env_path, read_demo_env, write_demo_env
+from pipeline.invoices.issuer import IssuerDetails, publish_issuer
+from pipeline.kafka.admin import ensure_topics
+from pipeline.kafka.topic_io import count_messages, produce_all, read_all
+from pipeline.logging_setup import setup_logging
+from pipeline.payments import send_payment
+from pipeline.reference.publish import apply_files
+from pipeline.settings import REPO_ROOT, Settings
+from pipeline.sinks.clickhouse import connect
 
 SAMPLES = REPO_ROOT / "samples"
+# the sample issuers' invoice details: the admin's and reseller r1's (taxes, payment terms)
+ISSUER_FILES = ("invoice_details_admin.json", "invoice_details_r1.json")
+DEMO_DATABASE_SUFFIX = "_demo"
 
 
 DEMO_PASSWORD = "demo-password"
 
 
 def run_demo(settings: Settings, calls: int, with_switch: bool = False, serve: bool = True) -> int:
-    if not settings.topic_prefix:  # each run on topics of its own, so runs never mix
-        settings = settings.model_copy(update={"topic_prefix": f"demo-{int(time.time())}-"})
+    # our warnings and errors show; aiokafka's "no leader yet" retries right after the topics are
+    # created do not (pipeline/logging_setup.py)
+    setup_logging("WARNING")
+    previous = read_demo_env(demo_env_path(settings.local_dir))
+    clean = not settings.topic_prefix
+    if clean:  # each run on topics and a database of its own: a second run shows the same figures
+        settings = settings.model_copy(update={"topic_prefix": f"demo-{int(time.time())}-",
+                                               "clickhouse_url": _demo_database_url(settings)})
     run = settings.topic_prefix.rstrip("-")
     step = lambda text: click.echo(click.style(f"==> {text}", bold=True))  # noqa: E731
 
     # a demo run before this one may still serve (its worker and API hold their ports): replaced
     _stop_previous(settings.local_dir / "run")
+    if clean:
+        _forget_previous_run(settings, previous.get("RATING_TOPIC_PREFIX", ""))
+    else:
+        click.echo(f"    adding to the run on topic prefix {settings.topic_prefix!r} (RATING_TOPIC_PREFIX is set): "
+                   "calls already there count once, payments by their ids; unset it for a clean run")
     step(f"ClickHouse schema ({settings.clickhouse_url})")
     from pipeline.sinks.migrate import migrate
     applied = migrate(settings)
@@ -40,8 +59,12 @@ def run_demo(settings: Settings, calls: int, with_switch: bool = False, serve: b
 
     step(f"topics (prefix {settings.topic_prefix!r}) and reference data from samples/")
     asyncio.run(ensure_topics(settings))
+    env_file = write_demo_env(settings)  # the commands typed after the demo find this run
     located = asyncio.run(apply_files(settings, [str(SAMPLES / "operator.json"), str(SAMPLES / "resellers.json")]))
     click.echo(f"    {len(located)} reference records published")
+    for name in ISSUER_FILES:
+        asyncio.run(publish_issuer(settings, IssuerDetails.model_validate_json((SAMPLES / name).read_bytes())))
+    click.echo("    invoice details of admin and r1 (taxes, payment terms) published")
     for account, amount in (("r1", "60"), ("u1", "25"), ("u3", "10")):
         asyncio.run(send_payment(settings, f"{run}-topup-{account}", account, Decimal(amount)))
     click.echo("    payments: r1 +60, u1 +25, u3 +10 (everyone else starts at 0)")
@@ -55,8 +78,9 @@ def run_demo(settings: Settings, calls: int, with_switch: bool = False, serve: b
         messages, expected = sample_stream(run, calls)
         step(f"sending {len(messages)} CDRs to cdr.raw ({calls} good, {len(messages) - calls} bad)")
         started = time.monotonic()
+        before = sum(asyncio.run(_counts(settings)))  # an added-to run has outputs already
         asyncio.run(produce_all(settings, "cdr.raw", messages))
-        _wait_for_outputs(settings, len(messages))
+        _wait_for_outputs(settings, len(messages), before)
         elapsed = time.monotonic() - started
         _report(settings, run, elapsed)
         if with_switch:
@@ -67,7 +91,33 @@ def run_demo(settings: Settings, calls: int, with_switch: bool = False, serve: b
     finally:
         if worker is not None:
             worker.stop()
+    click.echo(click.style("==> the commands", bold=True))
+    click.echo(f"    `python -m pipeline ...` uses this run while RATING_TOPIC_PREFIX is unset ({env_file});")
+    click.echo(f"    elsewhere: export RATING_TOPIC_PREFIX={settings.topic_prefix} "
+               f"RATING_CLICKHOUSE_URL={settings.clickhouse_url}")
     return 0
+
+
+def _demo_database_url(settings: Settings) -> str:
+    """The configured ClickHouse URL with the demo's own database, `<database>_demo`: dropped and made
+    again by each clean run, so no earlier run's calls are counted; never a database it did not name."""
+    base, _, _ = settings.clickhouse_url.rpartition("/")
+    return f"{base}/{settings.clickhouse_database}{DEMO_DATABASE_SUFFIX}"
+
+
+def _forget_previous_run(settings: Settings, previous_prefix: str) -> None:
+    """A clean run: the demo database emptied, and the previous demo run's topics deleted (a broker
+    holds a limited number of partitions; the prefix is the demo's own, `demo-...`)."""
+    database = settings.clickhouse_database
+    assert database.endswith(DEMO_DATABASE_SUFFIX), database
+    client = connect(settings, database="default")
+    try:
+        client.execute(f"DROP DATABASE IF EXISTS {database}")
+    finally:
+        client.disconnect()
+    if previous_prefix.startswith("demo-") and previous_prefix != settings.topic_prefix:
+        asyncio.run(delete_topics_with_prefix(settings.model_copy(update={"topic_prefix": previous_prefix})))
+        click.echo(f"    previous demo run {previous_prefix!r}: its topics deleted; this run starts clean")
 
 
 def _stop_previous(run_dir) -> None:
@@ -148,10 +198,10 @@ def _through_a_real_switch(settings: Settings) -> None:
         switch.stop()
 
 
-def _wait_for_outputs(settings: Settings, total: int, timeout: float = 180.0) -> None:
+def _wait_for_outputs(settings: Settings, total: int, before: int = 0, timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        done = sum(asyncio.run(_counts(settings)))
+        done = sum(asyncio.run(_counts(settings))) - before
         click.echo(f"\r    {done}/{total} out", nl=False)
         if done >= total:
             click.echo()

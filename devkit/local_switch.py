@@ -57,8 +57,11 @@ class Switch:
     """Kamailio + UAS + adapter + controller for one test; every process is stopped at the end."""
 
     def __init__(self, settings: Settings, server: str, authorization: Authorization | None = None,
-                 trace_upstream: bool = False) -> None:
+                 trace_upstream: bool = False, config: Path = KAMAILIO_DIR / "kamailio.cfg") -> None:
         self.settings = settings
+        # another configuration (e.g. Kamailio's stock accounting, for the adapters' tests); it
+        # must take the same -A defines (SIP_LISTEN, UPSTREAM_URI, RPC_SOCKET, RUN_DIR)
+        self.config = config
         # the upstream's SIP messages, as it received them, in `upstream_messages` (e.g. to see what a
         # calling card's relayed INVITE carries)
         self.trace_upstream = trace_upstream
@@ -78,13 +81,13 @@ class Switch:
         self.others: list[subprocess.Popen] = []
         self.env = {**os.environ, "RATING_TOPIC_PREFIX": settings.topic_prefix,
                     "RATING_LOCAL_DIR": str(settings.local_dir), "RATING_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-                    "RATING_SWITCH_SERVER": server}
+                    "RATING_SWITCH_SERVER": server,
+                    # the processes run in the switch's own directory: `-m pipeline...` must find this checkout
+                    "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO_ROOT), os.environ.get("PYTHONPATH"))))}
 
-    def start(self) -> "Switch":
+    def start(self) -> Switch:
         self.start_kamailio()
-        trace = ["-trace_msg", "-message_file", str(self.upstream_messages)] if self.trace_upstream else []
-        self.others.append(self._popen(["sipp", "-sf", str(SIPP / "uas.xml"), "-i", "127.0.0.1",
-                                        "-p", str(self.uas_port), "-nostdin", *trace], "uas.out"))
+        self.start_upstream()
         self.adapter = self._python(["adapter", "kamailio", "--from-file", str(self.log),
                                      "--state", str(self.dir / "adapter-state.json")], "adapter.log")
         self.controller = self._python(["switch-control", "--rpc-socket", str(self.rpc_socket)], "control.log")
@@ -93,11 +96,17 @@ class Switch:
         self.wait_synced(1)
         return self
 
+    def start_upstream(self) -> None:
+        """The SIPp UAS that answers every call Kamailio relays."""
+        trace = ["-trace_msg", "-message_file", str(self.upstream_messages)] if self.trace_upstream else []
+        self.others.append(self._popen(["sipp", "-sf", str(SIPP / "uas.xml"), "-i", "127.0.0.1",
+                                        "-p", str(self.uas_port), "-nostdin", *trace], "uas.out"))
+
     def start_kamailio(self) -> None:
         """As deploy/kamailio/switch.sh does: foreground, logging to stderr appended to the CDR log."""
         with self.log.open("ab") as log:
             self.kamailio = subprocess.Popen(
-                [_kamailio_binary(), "-DD", "-E", "-m", "32", "-f", str(KAMAILIO_DIR / "kamailio.cfg"),
+                [_kamailio_binary(), "-DD", "-E", "-m", "32", "-f", str(self.config),
                  "-A", f"SIP_LISTEN=udp:127.0.0.1:{self.sip_port}",
                  "-A", f'UPSTREAM_URI="sip:127.0.0.1:{self.uas_port}"',
                  "-A", f'RPC_SOCKET="{self.rpc_socket}"', "-A", f'RUN_DIR="{self.dir}"', *self._auth_defines()],
@@ -178,11 +187,11 @@ class Switch:
              "-timeout_error", *extra, f"127.0.0.1:{self.sip_port}"],
             cwd=self.dir, capture_output=True, text=True, timeout=timeout + 15)
 
-    def start_call(self, scenario: str, account: str, dst: str = DST) -> subprocess.Popen:
+    def start_call(self, scenario: str, account: str, *extra: str, dst: str = DST) -> subprocess.Popen:
         return subprocess.Popen(
             ["sipp", "-sf", str(SIPP / scenario), "-key", "account", account, "-s", dst, "-m", "1",
              "-i", "127.0.0.1", "-p", str(_free_udp_port()), "-nostdin", "-timeout", "60s", "-timeout_error",
-             f"127.0.0.1:{self.sip_port}"], cwd=self.dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+             *extra, f"127.0.0.1:{self.sip_port}"], cwd=self.dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
     def stop(self) -> None:
         for process in [*self.others, self.kamailio]:

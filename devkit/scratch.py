@@ -1,7 +1,7 @@
 """Scratch topics of a benchmark run: gone with it."""
 from __future__ import annotations
 
-from pipeline.runtime.clients import KafkaClients
+from pipeline.kafka.clients import KafkaClients
 from pipeline.settings import Settings
 
 

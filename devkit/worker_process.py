@@ -1,7 +1,6 @@
 """A worker as a child process, for the demo, the benchmarks and the tests that kill it."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -14,13 +13,7 @@ from pipeline.settings import Settings
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment under which a child process builds exactly these settings."""
-    env = dict(os.environ)
-    for name, value in settings.model_dump(mode="json").items():
-        if value is None:  # "null" is no integer to pydantic-settings: leave the default (None) to it
-            env.pop(f"RATING_{name.upper()}", None)
-            continue
-        env[f"RATING_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
-    return env
+    return settings.environment(dict(os.environ))
 
 
 class WorkerProcess:
@@ -33,7 +26,7 @@ class WorkerProcess:
         self.args = args
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> "WorkerProcess":
+    def start(self) -> WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(

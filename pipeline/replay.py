@@ -13,11 +13,11 @@ from collections import Counter
 
 import orjson
 
-from pipeline.runtime.clients import KafkaClients
+from pipeline.kafka.clients import KafkaClients
+from pipeline.kafka.topic_read import read_to_end, topic_partitions
+from pipeline.kafka.topics import CDR_REJECTED
 from pipeline.settings import Settings
 from pipeline.stages.rate_cdrs import ALLOW_OLD_HEADER
-from pipeline.topic_io import topic_partitions
-from pipeline.runtime.topic_read import read_to_end
 
 
 async def replay(settings: Settings, reason: str | None, allow_old: bool = False) -> Counter:
@@ -30,7 +30,7 @@ async def replay(settings: Settings, reason: str | None, allow_old: bool = False
     await consumer.start()
     await producer.start()
     try:
-        partitions = await topic_partitions(consumer, settings.topic("cdr.rejected"))
+        partitions = await topic_partitions(consumer, settings.topic(CDR_REJECTED))
         if not partitions:
             return counts
         consumer.assign(partitions)

@@ -1,11 +1,12 @@
 """One settings object, built once from RATING_* environment variables and passed down."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -32,10 +33,10 @@ class Settings(BaseSettings):
     # cdr.rated and the internal topics: "json" or "avro" (pipeline/schemas/wire.py says why json)
     wire_format: Literal["json", "avro"] = "json"
     # the stages' Kafka client: librdkafka (C, several times less CPU per message) or aiokafka
-    # (pure Python); commands and the API use aiokafka either way. pipeline/runtime/rdkafka.py
+    # (pure Python); commands and the API use aiokafka either way. pipeline/kafka/rdkafka.py
     kafka_client: Literal["librdkafka", "aiokafka"] = "librdkafka"
     # what a worker runs; all by default. A worker of rating only scales the hot path on its own,
-    # and the benchmarks measure the rating agent alone with it. `alerts` (not by default): the
+    # and the benchmarks measure the rating stage alone with it. `alerts` (not by default): the
     # worker also runs the alert agents, as a child process (`python -m pipeline alerts` alone is the same)
     roles: frozenset[str] = frozenset({"rate", "charge", "balance", "guard", "authorize", "clickhouse"})
 
@@ -62,7 +63,7 @@ class Settings(BaseSettings):
     # ref.credentials, shared by every instance (sessions survive a restart and any instance)
     api_host: str = "127.0.0.1"
     api_port: int = 8080
-    api_secret: str = ""
+    api_secret: SecretStr = SecretStr("")  # shown as ********** in a repr or a log line
     # request bodies the API reads at most (pipeline/api/body_limits.py; 413 before reading more):
     # JSON, a tariff's JSON with its rates, a rates CSV upload, a logo upload
     api_max_body_bytes: int = Field(64 * 1024, ge=1024)
@@ -95,6 +96,17 @@ class Settings(BaseSettings):
     alerts_webhook_tries: int = Field(6, ge=1)
     alerts_webhook_timeout_seconds: float = Field(5.0, gt=0)
 
+    # invoices by e-mail (pipeline/invoices/mail.py): the SMTP server that sends them; no host: the
+    # installation sends none (the API, the portal and `invoice email` say so). STARTTLS is asked
+    # for unless turned off (a local relay on 25 may not offer it); the login only if a user is set
+    smtp_host: str = ""
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_from: str = ""  # the From address; empty: the issuer's own invoice e-mail
+    smtp_starttls: bool = True
+    smtp_timeout_seconds: float = Field(30.0, gt=0)
+
     def runs(self, role: str) -> bool:
         return role in self.roles
 
@@ -112,3 +124,18 @@ class Settings(BaseSettings):
     @property
     def clickhouse_database(self) -> str:
         return (urlparse(self.clickhouse_url).path or "/rating").lstrip("/") or "rating"
+
+    def environment(self, base: dict[str, str]) -> dict[str, str]:
+        """`base` (e.g. os.environ) with the RATING_* variables under which a child process builds
+        exactly these settings: secrets as they are (a dump shows "**********"), None left to the
+        default (pydantic-settings reads "null" as no integer)."""
+        env = dict(base)
+        for name, value in self.model_dump(mode="json").items():
+            field = getattr(self, name)
+            if isinstance(field, SecretStr):
+                value = field.get_secret_value()
+            if value is None:
+                env.pop(f"RATING_{name.upper()}", None)
+            else:
+                env[f"RATING_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+        return env

@@ -18,7 +18,7 @@ mkdir -p "$STATE_DIR"
 STATE_DIR="$(cd "$STATE_DIR" && pwd)"          # absolute: paths go into config files and pid checks
 
 # Only a server on this machine can be started, so the host must be a loopback name/address.
-# "localhost" is bound as 127.0.0.1 (the brief: listen on 127.0.0.1 only, never on ::/0.0.0.0).
+# "localhost" is bound as 127.0.0.1 (listen on 127.0.0.1 only, never on ::/0.0.0.0).
 bind_addr_for() {
   case "$1" in
     localhost) echo 127.0.0.1 ;;

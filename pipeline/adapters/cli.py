@@ -16,14 +16,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 
 from pipeline.adapters import ADAPTERS, SwitchContext
+from pipeline.adapters.controller import run_controller
+from pipeline.adapters.kamailio_authorize import main as switch_authorize
+from pipeline.adapters.kamailio_rpc import KamailioRpc
+from pipeline.adapters.runner import run_spool, run_topic
+from pipeline.adapters.spool import Spool
 from pipeline.logging_setup import setup_logging
 from pipeline.settings import Settings
 
 
-
 def register(group: click.Group) -> None:
-    from pipeline.adapters.kamailio_authorize import main as switch_authorize
-
     group.add_command(adapter)
     group.add_command(switch_control)
     group.add_command(switch_authorize, "switch-authorize")  # also `python -m pipeline.adapters.kamailio_authorize`
@@ -57,30 +59,49 @@ def _stop_on_signals() -> asyncio.Event:
 @click.option("--state", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="position file (default: under RATING_LOCAL_DIR/adapters)")
 @click.option("--once", is_flag=True, help="stop when everything there now was sent, instead of following")
+@click.option("--columns", default="", metavar="A,B,C",
+              help="the columns of each row, in order: an Asterisk cdr_custom / cdr_adaptive_odbc mapping "
+                   "(clid,src,dst,...,uniqueid,sequence), or Kamailio flatstore acc / missed_calls rows "
+                   "(method,from_tag,to_tag,callid,sip_code,sip_reason,time,<db_extra names>)")
+@click.option("--cdr-columns", "cdr_columns", default="", metavar="A,B,C",
+              help="Kamailio flatstore acc_cdrs rows: start_time,end_time,duration,<cdr_extra names>")
+@click.option("--max-call-seconds", type=click.IntRange(min=60), default=43200, show_default=True,
+              help="Kamailio transactions: an answered INVITE whose BYE has not come this long after it "
+                   "(in the log's time) is rejected")
 def adapter(name: str, from_file: Path | None, from_dir: Path | None, from_topic: str | None, server: str | None,
-            zone: str, state: Path | None, once: bool) -> None:
+            zone: str, state: Path | None, once: bool, columns: str, cdr_columns: str, max_call_seconds: int) -> None:
     sources = [source for source in (from_file, from_dir, from_topic) if source]
     if len(sources) != 1:
         raise click.UsageError("give exactly one of --from-file, --from-dir, --from-topic")
     try:
         local_tz = ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise click.BadParameter(f"{zone!r} is not an IANA time zone (e.g. Europe/Vilnius)", param_hint="--timezone")
+        raise click.BadParameter(f"{zone!r} is not an IANA time zone (e.g. Europe/Vilnius)", param_hint="--timezone") from None
     settings = Settings()
     setup_logging(settings.log_level)
-    context = SwitchContext(server or settings.switch_server, local_tz)
+    context = SwitchContext(server or settings.switch_server, local_tz, _names(columns, "--columns"),
+                            _names(cdr_columns, "--cdr-columns"), max_call_seconds)
     chosen = ADAPTERS[name]
     counts = asyncio.run(_run_adapter(settings, chosen, context, from_file or from_dir, from_topic, state, once))
-    click.echo(f"{name}: {counts.cdrs} CDR(s) to cdr.raw, {counts.rejected} rejected")
+    click.echo(f"{name}: {counts.summary()}")
+
+
+def _names(listed: str, option: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in listed.split(",")) if listed.strip() else ()
+    if any(not name for name in names):
+        raise click.BadParameter(f"{listed!r} has an empty column name", param_hint=option)
+    if len(set(names)) != len(names):
+        raise click.BadParameter(f"{listed!r} names a column twice", param_hint=option)
+    return names
 
 
 async def _run_adapter(settings, chosen, context, path: Path | None, topic: str | None, state: Path | None, once: bool):
-    from pipeline.adapters.runner import run_spool, run_topic
-    from pipeline.adapters.spool import Spool
-
     stop = _stop_on_signals()
     if topic:
-        return await run_topic(settings, chosen, context, topic, stop, follow=not once)
+        if state is None:
+            digest = hashlib.sha1(topic.encode()).hexdigest()[:10]
+            state = settings.local_dir / "adapters" / f"{settings.topic_prefix}{chosen.name}-topic-{digest}.json"
+        return await run_topic(settings, chosen, context, topic, stop, follow=not once, state_path=state)
     path = path.resolve()
     if state is None:
         digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
@@ -100,9 +121,6 @@ async def _run_adapter(settings, chosen, context, path: Path | None, topic: str 
 @click.option("--rpc-socket", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Kamailio's jsonrpcs datagram socket (default: RATING_LOCAL_DIR/run/kamailio_rpc.sock)")
 def switch_control(server: str | None, rpc_socket: Path | None) -> None:
-    from pipeline.adapters.controller import run_controller
-    from pipeline.adapters.kamailio_rpc import KamailioRpc
-
     settings = Settings()
     setup_logging(settings.log_level)
     server = server or settings.switch_server

@@ -1,7 +1,7 @@
 """What every switch adapter shares: the error value, time and number parsing, the final check.
 
 An adapter is a pure function `record -> CDR dict | AdapterError`. The CDR dict is the contract's
-CDR JSON (CONTRACT.md "CDR JSON") and always passes `CdrIn`; everything the switch wrote that has
+CDR JSON (docs/contract.md "A CDR (`cdr.raw`)") and always passes `CdrIn`; everything the switch wrote that has
 no contract field travels on under `switch_fields` (kept as an unknown field, so it reaches the
 rated call's `extra`).
 """
@@ -17,6 +17,7 @@ import orjson
 from pydantic import ValidationError
 
 from pipeline.schemas.cdr import CdrIn
+from pipeline.schemas.device_keys import ip_text, key_text
 
 # Epoch seconds, optionally with a fraction: Kamailio's "1795777233.586", FreeSWITCH's start_epoch.
 _EPOCH = re.compile(r"^\d{1,11}(\.\d{1,9})?$")
@@ -45,11 +46,27 @@ class BadField(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class Skipped:
+    """A record understood and deliberately not billed (a FreeSWITCH B leg, a SIP transaction that
+    is not a call): counted by its reason, never sent to cdr.raw nor cdr.rejected."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class SwitchContext:
-    """What a record does not say about itself: which switch wrote it, and its local time zone."""
+    """What a record does not say about itself: which switch wrote it, its local time zone, and
+    the column names of a table the switch writes without a header (--columns, --cdr-columns)."""
 
     server_id: str
     local_tz: tzinfo = timezone.utc
+    # Asterisk cdr_custom / cdr_adaptive_odbc, Kamailio flatstore acc / missed_calls rows
+    columns: tuple[str, ...] = ()
+    # Kamailio acc_cdrs rows (flatstore)
+    cdr_columns: tuple[str, ...] = ()
+    # Kamailio transactions: an answered INVITE whose BYE has not come after this long (in the
+    # log's own time) is given up and rejected; the dialog module's default timeout is 12 h
+    max_call_seconds: int = 43200
 
 
 def json_object(payload: str | bytes | dict) -> dict | AdapterError:
@@ -123,10 +140,23 @@ def timestamp(value: Any, field: str, local_tz: tzinfo) -> datetime | None:
         if not _LOCAL_STAMP.match(value):
             raise BadField(field, f"is not a time (got {value!r})")
         # fold=0: in the repeated hour of a DST change the first occurrence is taken
+        local = parsed
         parsed = parsed.replace(tzinfo=local_tz)
+        if _skipped_by_dst(local, parsed):
+            raise BadField(field, f"{value!r} does not exist in {local_tz} (the hour skipped when daylight "
+                                  "saving time starts): the switch's clock or --timezone is wrong")
     if not 1970 <= parsed.year <= 9998:
         raise BadField(field, f"is out of range (got {value!r})")
     return parsed
+
+
+def _skipped_by_dst(local: datetime, aware: datetime) -> bool:
+    """Whether a wall-clock time never happened in its zone (it does not come back the same from UTC)."""
+    try:
+        back = aware.astimezone(timezone.utc).astimezone(aware.tzinfo)
+    except (OverflowError, ValueError):
+        return False  # at the ends of the calendar; the range check refuses those
+    return back.replace(tzinfo=None) != local
 
 
 def required(value, field: str):
@@ -154,6 +184,51 @@ def whole_seconds_between(start: datetime, end: datetime) -> int:
 
 def iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
+
+
+def device(sip_user: str = "", ip: str = "", accountcode: str = "") -> dict[str, str] | None:
+    """What the switch knows of the caller's device (README "Devices"), or None when it knows
+    nothing. An IP that is not an address is left out (the raw field stays in switch_fields): it
+    could match no device, and the SIP user may still."""
+    found: dict[str, str] = {}
+    for name, value in (("sip_user", sip_user), ("accountcode", accountcode)):
+        try:
+            key = key_text(value)
+        except ValueError:
+            key = None  # too long or unprintable: no device could have it
+        if key:
+            found[name] = key
+    if ip and ip.strip():
+        try:
+            found["ip"] = ip_text(ip)
+        except ValueError:
+            pass
+    return found or None
+
+
+def caller(account: str, device_keys: dict | None, tried: str, field: str = "account") -> None:
+    """A CDR must name its caller: an account the switch gave, or a device to find it by. `tried`
+    says what the adapter looked at, for the operator who must fix the switch."""
+    if not account and not device_keys:
+        raise BadField(field, f"no account and no device to find it by: {tried}")
+
+
+def billsec_within_duration(billsec: int, duration: int | None, billsec_field: str, duration_field: str) -> None:
+    """A switch that bills longer than the call lasted wrote a broken record: refused, not trusted."""
+    if duration is not None and billsec > duration:
+        raise BadField(billsec_field, f"{billsec} s is longer than the call's {duration_field} {duration} s")
+
+
+def text_line(line: str | bytes) -> tuple[str, bool]:
+    """A switch's line as text, and whether bytes that are not UTF-8 had to be replaced. Asterisk
+    writes a caller's name as the phone sent it (often Latin-1 or CP1251): one odd byte in a name
+    must not lose a billable call; the fields that bill are checked on their own."""
+    if isinstance(line, str):
+        return line, False
+    try:
+        return line.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return line.decode("utf-8", errors="replace"), True
 
 
 def finish(cdr: dict[str, Any], switch_fields: dict[str, Any], adapter: str,

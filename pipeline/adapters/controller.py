@@ -14,12 +14,13 @@ import logging
 import time
 
 from pipeline.adapters.blocklist import BlockList, Change, plan_sync
-from pipeline.runtime.clients import KafkaClients
 from pipeline.adapters.kamailio_rpc import KamailioRpc, RpcError, RpcUnavailable
 from pipeline.adapters.runner import sleep_or_stop
-from pipeline.kafka_admin import ensure_topics
+from pipeline.kafka.admin import ensure_topics
+from pipeline.kafka.clients import KafkaClients
+from pipeline.kafka.follower import TopicFollower
+from pipeline.kafka.topics import SWITCH_CONTROL
 from pipeline.settings import Settings
-from pipeline.topic_io import reached, topic_partitions
 
 log = logging.getLogger(__name__)
 TABLE = "blocked"
@@ -87,28 +88,31 @@ async def run_controller(settings: Settings, server: str, rpc: KamailioRpc, stop
     await ensure_topics(settings)
     table = KamailioTable(rpc)
     blocklist = BlockList(server)
-    consumer = KafkaClients(settings).reader()
-    await consumer.start()
+    changes: list[Change] = []  # what the messages of one poll changed, in their order
+
+    def apply(message) -> None:
+        change = blocklist.apply(message.key, message.value)
+        if change is not None:
+            changes.append(change)
+
+    reader = TopicFollower(KafkaClients(settings), [settings.topic(SWITCH_CONTROL)], apply)
+    await reader.start()
     try:
-        partitions = await topic_partitions(consumer, settings.topic("switch.control"))
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
+        ends = await reader.end_offsets()
         caught_up = False
         synced_with: str | None = None  # Kamailio's up_since at the last full sync
         last_sync = 0.0
         while not stop.is_set():
-            fetched = await consumer.getmany(timeout_ms=200)
-            changes = [change for batch in fetched.values() for message in batch
-                       if (change := blocklist.apply(message.key, message.value)) is not None]
+            changes.clear()
+            await reader.poll(200)
             if not caught_up:
-                caught_up = await reached(consumer, ends)
+                caught_up = await reader.reached(ends)
                 if not caught_up:
                     continue
                 log.info("switch.control read: %d account(s) blocked on %s", len(blocklist.blocked), server)
             try:
                 if synced_with is not None:
-                    for change in changes:
+                    for change in list(changes):
                         await asyncio.to_thread(table.apply, change)
                 identity = await asyncio.to_thread(table.identity)
                 if identity != synced_with or time.monotonic() - last_sync >= resync_seconds:
@@ -125,7 +129,7 @@ async def run_controller(settings: Settings, server: str, rpc: KamailioRpc, stop
                 synced_with = None
                 await sleep_or_stop(stop, 0.5)
     finally:
-        await consumer.stop()
+        await reader.stop()
 
 
 def _sync(table: KamailioTable, blocklist: BlockList) -> None:

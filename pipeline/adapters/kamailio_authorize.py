@@ -25,7 +25,15 @@ import orjson
 
 from pipeline.adapters.card_dial import PIN_MASK, DialError, mask_pins
 from pipeline.adapters.kamailio_evapi import (
-    HELLO, FrameError, NetstringReader, answered, authorize_body, bad_dial, card_dial, netstring, unavailable,
+    HELLO,
+    FrameError,
+    NetstringReader,
+    answered,
+    authorize_body,
+    bad_dial,
+    card_dial,
+    netstring,
+    unavailable,
 )
 from pipeline.logging_setup import setup_logging
 from pipeline.settings import Settings
@@ -112,7 +120,7 @@ class AuthorizeBridge:
         try:
             response = await asyncio.wait_for(
                 self.client.post("/v1/authorize", json=authorize_body(question, self.server_id, dial)), self.timeout)
-        except (asyncio.TimeoutError, httpx.TimeoutException):
+        except (TimeoutError, httpx.TimeoutException):
             return self._unavailable(question, f"no answer from the API within {self.timeout:g} s")
         except (httpx.HTTPError, OSError, ValueError) as exc:
             return self._unavailable(question, f"API not reachable: {type(exc).__name__}: {exc}", dial)
@@ -141,7 +149,7 @@ async def _send(writer: asyncio.StreamWriter, lock: asyncio.Lock, message: dict)
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
     try:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass
 
 

@@ -35,7 +35,7 @@ class KamailioRpc:
             sock.settimeout(self.timeout)
             sock.sendto(json.dumps(request).encode(), str(self.socket_path))
             reply = json.loads(sock.recv(4 * 1024 * 1024))
-        except (FileNotFoundError, ConnectionRefusedError, TimeoutError, socket.timeout) as exc:
+        except (FileNotFoundError, ConnectionRefusedError, TimeoutError) as exc:
             raise RpcUnavailable(f"Kamailio JSON-RPC at {self.socket_path}: {exc}") from None
         finally:
             sock.close()

@@ -1,7 +1,8 @@
 """Reading switch records from a file being written, or a directory of them, from a committed position.
 
 The position is a small JSON state file: per file its identity (device, inode) and the byte offset
-up to which every record was acknowledged by the broker. It is written (atomically: temp file,
+up to which every record was acknowledged by the broker, and the adapter's own state when it holds
+records between batches (an INVITE waiting for its BYE). It is written (atomically: temp file,
 fsync, rename) only after the acks, so a restart re-reads at most the batch that was in flight,
 never skips one. A file that was replaced (other inode) or truncated is read again from its start.
 """
@@ -47,6 +48,7 @@ class Spool:
         self.framing = framing
         self.settle = settle
         self.unsettled = False
+        self.adapter_state: dict = {}  # what the adapter held when the position was committed
         self.positions = self._load()
 
     def files(self) -> list[Path]:
@@ -70,8 +72,11 @@ class Spool:
                 continue
         return records
 
-    def commit(self, records: list[SpoolRecord]) -> None:
-        """Remember that these records (and all before them in their files) are on the broker."""
+    def commit(self, records: list[SpoolRecord], adapter_state: dict | None = None) -> None:
+        """Remember that these records (and all before them in their files) are on the broker, and
+        what the adapter holds from them (saved in the same write: both or neither)."""
+        if adapter_state is not None:
+            self.adapter_state = adapter_state
         for record in records:
             stat = os.stat(record.path) if os.path.exists(record.path) else None
             if stat is None:
@@ -131,14 +136,22 @@ class Spool:
         if not self.state_path.exists():
             return {}
         state = json.loads(self.state_path.read_text())
+        self.adapter_state = state.get("adapter") or {}
         return {name: _FilePosition(**position) for name, position in state.get("files", {}).items()}
 
     def _save(self) -> None:
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.state_path.with_name(self.state_path.name + ".tmp")
         body = {"files": {name: vars(position) for name, position in self.positions.items()}}
-        with temporary.open("w") as handle:
-            json.dump(body, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.state_path)
+        if self.adapter_state:
+            body["adapter"] = self.adapter_state
+        save_json(self.state_path, body)
+
+
+def save_json(path: Path, body: dict) -> None:
+    """Write a state file so that a crash leaves the old one or the new one, never half of either."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    with temporary.open("w") as handle:
+        json.dump(body, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)

@@ -23,9 +23,15 @@ from dataclasses import dataclass, field
 import faust
 from faust.app.base import BootStrategy
 
+from pipeline.agents.notify_webhooks import define_notify
 from pipeline.agents.routing import Router
+from pipeline.agents.sink_alert_events import define_sink
 from pipeline.agents.watch_windows import Watcher, decode, define_tables
-from pipeline.rating.book import ReferenceBook
+from pipeline.faust_host import FollowReference
+from pipeline.kafka.clients import KafkaClients
+from pipeline.kafka.topics import ALERT_BLOCKS, ALERTS, ALERTS_OBSERVATIONS, AUTH_HOLDS, CDR_RATED
+from pipeline.reference.book import ReferenceBook
+from pipeline.reference.feed import ReferenceFeed
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -84,29 +90,21 @@ def build_alerts_app(settings: Settings, book: ReferenceBook | None = None, *, s
     app.boot_strategy = BootStrategy(app, enable_web=False, enable_sensors=False)
     feed = None
     if book is None:
-        from pipeline.reference_feed import ReferenceFeed
-        from pipeline.runtime.clients import KafkaClients
-
         feed = ReferenceFeed(settings, KafkaClients(settings))
         book = feed.book
     router = Router(book)
     tables = define_tables(app, settings.partitions, ROCKSDB_OPTIONS if store.startswith("rocksdb") else None)
-    watcher = Watcher(tables, book.alert, settings.topic("alerts"), settings.topic("alert_blocks"))
+    watcher = Watcher(tables, book.alert, settings.topic(ALERTS), settings.topic(ALERT_BLOCKS))
     agents = AlertAgents(app, settings, book, router, watcher)
-    for name in ("cdr.rated", "auth.holds", "alerts.observations", "alerts", "alert_blocks"):
+    for name in (CDR_RATED, AUTH_HOLDS, ALERTS_OBSERVATIONS, ALERTS, ALERT_BLOCKS):
         full = settings.topic(name)
         agents.topics[full] = app.topic(full, key_serializer="raw", value_serializer="raw")
     _define_agents(agents)
     if feed is not None:
-        from pipeline.worker import FollowReference
-
         feed.listeners.append(router.alerts_changed)
         agents.ready = feed.ready
         app.service(FollowReference(feed))
     if sinks:
-        from pipeline.agents.sink_alert_events import define_sink
-        from pipeline.agents.notify_webhooks import define_notify
-
         define_notify(agents)
         define_sink(agents)
     return agents
@@ -114,9 +112,9 @@ def build_alerts_app(settings: Settings, book: ReferenceBook | None = None, *, s
 
 def _define_agents(agents: AlertAgents) -> None:
     app, settings, router, watcher = agents.app, agents.settings, agents.router, agents.watcher
-    observations = settings.topic("alerts.observations")
+    observations = settings.topic(ALERTS_OBSERVATIONS)
 
-    @app.agent(agents.topics[settings.topic("cdr.rated")], name="route_calls")
+    @app.agent(agents.topics[settings.topic(CDR_RATED)], name="route_calls")
     async def route_calls(stream):
         await agents.wait_ready()
         async for event in stream.events():
@@ -124,7 +122,7 @@ def _define_agents(agents: AlertAgents) -> None:
             for key, value in router.of_call(message.value, message.partition, message.offset):
                 await agents.send(observations, key, value, message.timestamp)
 
-    @app.agent(agents.topics[settings.topic("auth.holds")], name="route_holds")
+    @app.agent(agents.topics[settings.topic(AUTH_HOLDS)], name="route_holds")
     async def route_holds(stream):
         await agents.wait_ready()
         async for event in stream.events():

@@ -9,7 +9,7 @@ if it dies, stopped with the worker, and it dies with it (PR_SET_PDEATHSIG where
 from __future__ import annotations
 
 import asyncio
-import json
+import ctypes
 import logging
 import os
 import signal
@@ -24,20 +24,11 @@ RESTART_SECONDS = 5.0
 
 
 def child_env(settings: Settings) -> dict[str, str]:
-    env = dict(os.environ)
-    for name, value in settings.model_dump(mode="json").items():
-        key = f"RATING_{name.upper()}"
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value if isinstance(value, str) else json.dumps(value)
-    return env
+    return settings.environment(dict(os.environ))
 
 
 def _die_with_parent() -> None:  # runs in the child before exec
     try:
-        import ctypes
-
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
@@ -67,5 +58,5 @@ class AlertsChild(faust.Service):
             self.process.send_signal(signal.SIGTERM)
             try:
                 await asyncio.wait_for(self.process.wait(), 30)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.process.kill()

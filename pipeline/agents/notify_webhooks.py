@@ -12,7 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import aiohttp
 import orjson
+
+from pipeline.kafka.topics import ALERTS
 
 log = logging.getLogger(__name__)
 MAX_IN_FLIGHT = 32
@@ -22,7 +25,6 @@ MAX_QUEUED = 10_000
 async def post_with_retries(session, url: str, body: bytes, tries: int, timeout: float,
                             first_delay: float = 1.0, sleep=asyncio.sleep) -> bool:
     """True once a 2xx answered; False after `tries` failures (each logged)."""
-    import aiohttp
 
     delay = first_delay
     for attempt in range(1, tries + 1):
@@ -32,7 +34,7 @@ async def post_with_retries(session, url: str, body: bytes, tries: int, timeout:
                 if 200 <= response.status < 300:
                     return True
                 problem = f"HTTP {response.status}"
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             problem = f"{type(exc).__name__}: {exc}"
         if attempt < tries:
             log.warning("webhook %s: %s (try %d of %d; again in %.0f s)", url, problem, attempt, tries, delay)
@@ -49,8 +51,6 @@ def define_notify(agents) -> None:
     limit = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     async def deliver(url: str, body: bytes) -> None:
-        import aiohttp
-
         try:
             async with limit:
                 if state["session"] is None:
@@ -60,7 +60,7 @@ def define_notify(agents) -> None:
         finally:
             state["queued"] -= 1
 
-    @app.agent(agents.topics[settings.topic("alerts")], name="notify_webhooks")
+    @app.agent(agents.topics[settings.topic(ALERTS)], name="notify_webhooks")
     async def notify_webhooks(stream):
         await agents.wait_ready()
         async for value in stream:

@@ -10,11 +10,11 @@ import logging
 
 import orjson
 
-from pipeline.alerts.definition import AlertIn
 from pipeline.alerts.scope import AlertIndex, target_key
 from pipeline.alerts.windows import to_micro
-from pipeline.rating.book import ReferenceBook
+from pipeline.reference.book import ReferenceBook
 from pipeline.schemas import wire
+from pipeline.schemas.alerts import AlertIn
 
 log = logging.getLogger(__name__)
 PRICE_FIELD = {"user": "user_price", "reseller": "reseller_price", "provider": "provider_price"}

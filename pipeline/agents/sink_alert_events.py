@@ -12,6 +12,8 @@ import logging
 import orjson
 
 from pipeline.alerts.events import event_row
+from pipeline.kafka.topics import ALERTS
+from pipeline.sinks.clickhouse import connect
 
 log = logging.getLogger(__name__)
 COLUMNS = ("alert", "target", "state", "metric", "value", "threshold", "window_start", "window_end", "at",
@@ -28,8 +30,6 @@ def define_sink(agents) -> None:
     holder = {"client": None}
 
     def insert(rows: list[dict]) -> None:
-        from pipeline.sinks.clickhouse import connect
-
         if holder["client"] is None:
             holder["client"] = connect(settings)
         try:
@@ -38,7 +38,7 @@ def define_sink(agents) -> None:
             holder["client"] = None  # a new connection for the next try
             raise
 
-    @app.agent(agents.topics[settings.topic("alerts")], name="sink_alert_events")
+    @app.agent(agents.topics[settings.topic(ALERTS)], name="sink_alert_events")
     async def sink_alert_events(stream):
         async for values in stream.take(500, within=1.0):
             rows = []

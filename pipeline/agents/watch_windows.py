@@ -20,10 +20,10 @@ from decimal import Decimal
 import faust
 import orjson
 
-from pipeline.alerts.definition import BUCKETS, WINDOW_SIZES, AlertIn
 from pipeline.alerts.events import BLOCKED, LIFTED, alert_event, block_message, event_message
 from pipeline.alerts.scope import split_key
 from pipeline.alerts.windows import CLEARED, FIRED, add_call, bucket_bounds, judge, metric_value, totals
+from pipeline.schemas.alerts import BUCKETS, WINDOW_SIZES, AlertIn
 
 log = logging.getLogger(__name__)
 

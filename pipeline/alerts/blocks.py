@@ -14,7 +14,8 @@ from collections import defaultdict
 import orjson
 
 from pipeline.alerts.events import BLOCKED
-from pipeline.runtime.topic_read import partitions_of, read_to_end
+from pipeline.kafka.follower import TopicFollower
+from pipeline.kafka.topics import ALERT_BLOCKS
 
 log = logging.getLogger(__name__)
 
@@ -51,38 +52,35 @@ class AlertBlocks:
 
 
 class AlertBlockReader:
-    """Reads alert_blocks whole, then follows it (a plain reader, no group: every guard sees all)."""
+    """Reads alert_blocks whole, then follows it (kafka.follower: no group, every guard sees all)."""
 
     def __init__(self, settings, clients) -> None:
-        self.topic = settings.topic("alert_blocks")
+        self.topic = settings.topic(ALERT_BLOCKS)
         self.clients = clients
         self.blocks = AlertBlocks()
-        self._consumer = None
-        self._partitions: list = []
+        self._changed: set[str] = set()
+        self._follower: TopicFollower | None = None
 
     async def start(self) -> None:
-        self._consumer = self.clients.reader(fetch_max_wait_ms=100)
-        await self._consumer.start()
-        self._partitions = await partitions_of(self._consumer, self.topic)
-        self._consumer.assign(self._partitions)
-        changed: set[str] = set()
-        await read_to_end(self._consumer, self._partitions,
-                          lambda m: changed.add(self.blocks.apply(m.key, m.value)), include_later=True)
+        self._follower = TopicFollower(self.clients, [self.topic], self._apply, fetch_max_wait_ms=100)
+        await self._follower.start()
+        await self._follower.catch_up()
+        self._changed.clear()
+
+    def _apply(self, message) -> None:
+        account = self.blocks.apply(message.key, message.value)
+        if account is not None:
+            self._changed.add(account)
 
     async def poll(self) -> set[str]:
         """The accounts whose alert-blocked state changed since the last poll (never waits)."""
-        if self._consumer is None or not self._partitions:
+        if self._follower is None or not self._follower.partitions:
             return set()
-        changed = set()
-        batches = await self._consumer.getmany(*self._partitions, timeout_ms=0)
-        for messages in batches.values():
-            for message in messages:
-                account = self.blocks.apply(message.key, message.value)
-                if account is not None:
-                    changed.add(account)
+        await self._follower.poll(0)
+        changed, self._changed = self._changed, set()
         return changed
 
     async def stop(self) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
+        if self._follower is not None:
+            await self._follower.stop()
+            self._follower = None

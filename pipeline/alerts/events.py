@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import orjson
 
-from pipeline.alerts.definition import AlertIn
 from pipeline.alerts.scope import target_key
+from pipeline.schemas.alerts import AlertIn
 
 BLOCKED, LIFTED = "blocked", "lifted"
 

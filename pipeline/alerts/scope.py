@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from pipeline.alerts.definition import CALL_METRICS, AlertIn
+from pipeline.schemas.alerts import CALL_METRICS, AlertIn
 
 ADMIN_ID = "admin"
 

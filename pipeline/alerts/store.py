@@ -14,8 +14,9 @@ import time
 import orjson
 
 from pipeline.alerts.events import BLOCKED, LIFTED, block_message
-from pipeline.runtime.clients import KafkaClients
-from pipeline.runtime.topic_read import partitions_of, read_to_end
+from pipeline.kafka.clients import KafkaClients
+from pipeline.kafka.follower import read_whole
+from pipeline.kafka.topics import ALERT_BLOCKS
 from pipeline.settings import Settings
 
 EVENT_COLUMNS = ("alert", "target", "state", "metric", "value", "threshold", "window_start", "window_end", "at",
@@ -24,17 +25,9 @@ EVENT_COLUMNS = ("alert", "target", "state", "metric", "value", "threshold", "wi
 
 async def current_blocks(settings: Settings) -> list[dict]:
     """Every (alert, account) an alert blocks now, oldest first."""
-    clients = KafkaClients(settings)
-    reader = clients.reader()
-    await reader.start()
     last: dict[bytes, dict | None] = {}
-    try:
-        partitions = await partitions_of(reader, settings.topic("alert_blocks"))
-        reader.assign(partitions)
-        await read_to_end(reader, partitions,
-                          lambda m: last.__setitem__(m.key, orjson.loads(m.value) if m.value else None))
-    finally:
-        await reader.stop()
+    await read_whole(KafkaClients(settings), [settings.topic(ALERT_BLOCKS)],
+                     lambda m: last.__setitem__(m.key, orjson.loads(m.value) if m.value else None))
     return sorted((v for v in last.values() if v and v.get("state") == BLOCKED), key=lambda v: v.get("at", ""))
 
 
@@ -43,7 +36,7 @@ async def lift(settings: Settings, alert_id: str, account: str, by: str) -> None
     await producer.start()
     try:
         key, value = block_message(alert_id, account, LIFTED, by, time.time())
-        await producer.send_and_wait(settings.topic("alert_blocks"), value, key=key)
+        await producer.send_and_wait(settings.topic(ALERT_BLOCKS), value, key=key)
     finally:
         await producer.stop()
 

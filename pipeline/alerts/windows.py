@@ -11,11 +11,11 @@ is recognised by its position and counted once.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Iterable, Mapping
 
-from pipeline.alerts.definition import BUCKETS, AlertIn
+from pipeline.schemas.alerts import BUCKETS, AlertIn
 
 MICRO = Decimal("0.000001")
 FIRED, CLEARED = "fired", "cleared"

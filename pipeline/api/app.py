@@ -12,21 +12,49 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pipeline.api import (
+    portal,
+    portal_account,
+    portal_cards,
+    portal_devices,
+    portal_dids,
+    portal_manage,
+    portal_rates,
+    portal_reports,
+    routes_alerts,
+    routes_authorize,
+    routes_cards,
+    routes_devices,
+    routes_domains,
+    routes_invoice_mail,
+    routes_logins,
+    routes_rates,
+    routes_sessions,
+    routes_usage,
+    routes_v1,
+)
 from pipeline.api.auth import LoginLimiter
+from pipeline.api.authorizer import KafkaAuthorizer
 from pipeline.api.body_limits import BodyLimit
+from pipeline.api.clickhouse_store import ClickHouseCalls
 from pipeline.api.config import ApiConfig, api_config
-from pipeline.api.errors import ApiError, Unauthorized
+from pipeline.api.credentials import session_secret_record
+from pipeline.api.errors import PROBLEM, ApiError, Unauthorized, problem
+from pipeline.api.invoice_store import LedgerInvoices, RunRerate
+from pipeline.api.kafka_backend import Follower, KafkaWriter, ensure_api_topics
+from pipeline.api.live import LiveData
 from pipeline.api.models import Problem
+from pipeline.api.portal import error_page
+from pipeline.api.rates_upload import stop_parsing
 from pipeline.api.stores import Backend
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
-PROBLEM = "application/problem+json"
 # the portal runs no script at all and is never framed
 PAGE_POLICY = ("default-src 'none'; img-src 'self'; style-src 'self'; form-action 'self'; "
                "frame-ancestors 'none'; base-uri 'none'")
@@ -37,27 +65,28 @@ ERROR_STATUSES = {401: "no valid bearer token", 404: "outside the caller's view,
 
 
 def create_app(backend: Backend | None = None, lifespan=None, config: ApiConfig | None = None) -> FastAPI:
-    from pipeline.api import portal, portal_manage, portal_reports, routes_authorize, routes_sessions, routes_v1
-
     config = config or (backend.config if backend is not None else ApiConfig())
     # Swagger UI and ReDoc map every route for whoever asks: off unless RATING_API_DOCS says
     # (/openapi.json stays, the contract serves it)
     docs = {"docs_url": "/docs", "redoc_url": "/redoc"} if config.docs else {"docs_url": None, "redoc_url": None}
     app = FastAPI(title="rating-pipeline API", version="1", lifespan=lifespan, **docs,
                   description="Accounts, tariffs, DIDs, payments, balances, calls, stats and profit, "
-                              "each caller seeing only his own tenant (DOMAIN.md).")
+                              "each caller seeing only his own tenant (docs/domain.md \"What each party may see\").")
     if backend is not None:
         install_backend(app, backend)
     app.include_router(routes_v1.router)
     app.include_router(routes_authorize.router)
-    from pipeline.api import routes_alerts  # /v1/alerts, /v1/alert-events, /v1/alert-blocks and /alerts
-
-    app.include_router(routes_alerts.router)
-    from pipeline.api import portal_cards, routes_cards  # /v1/card-groups, /v1/cards and the cards pages
-
-    app.include_router(routes_cards.router)
+    app.include_router(routes_alerts.router)  # /v1/alerts, /v1/alert-events, /v1/alert-blocks and /alerts
+    app.include_router(routes_cards.router)  # /v1/card-groups, /v1/cards and the cards pages
     app.include_router(portal_cards.router)
+    app.include_router(routes_devices.router)  # /v1/devices and the devices pages
+    app.include_router(portal_devices.router)
+    app.include_router(routes_invoice_mail.router)  # invoice e-mail and bulk issue: /v1/invoices/... and pages
     app.include_router(routes_sessions.router)
+    for extra in (routes_rates, routes_logins, portal_rates, portal_account):  # rates, archiving, logins
+        app.include_router(extra.router)
+    for extra in (portal_dids, routes_domains, routes_usage):  # DID pages, portal domains, usage per user
+        app.include_router(extra.router)
     for pages in (portal, portal_manage, portal_reports):
         app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -84,18 +113,11 @@ def install_backend(app: FastAPI, backend: Backend) -> None:
     app.state.login_limiter = LoginLimiter(backend.config.login_attempts, backend.config.login_window_seconds)
 
 
-def problem(status: int, title: str, detail: str, headers: dict | None = None) -> JSONResponse:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
-
-
 def _is_page(request: Request) -> bool:
     return not request.url.path.startswith("/v1")
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    from pipeline.api.portal import error_page
-
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError):
         if _is_page(request):
@@ -157,14 +179,6 @@ def production_app(settings: Settings, config: ApiConfig | None = None) -> FastA
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        from pipeline.api.clickhouse_store import ClickHouseCalls
-        from pipeline.api.invoice_store import LedgerInvoices, RunRerate
-        from pipeline.api.credentials import session_secret_record
-        from pipeline.api.kafka_backend import Follower, KafkaWriter, ensure_api_topics
-        from pipeline.api.live import LiveData
-        from pipeline.api.rates_upload import stop_parsing
-        from pipeline.api.authorizer import KafkaAuthorizer
-
         await ensure_api_topics(settings)
         live = LiveData()
         follower = Follower(settings, live)

@@ -18,6 +18,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from pipeline.api.domains import may_sign_in_here
 from pipeline.api.errors import Unauthorized
 from pipeline.api.login_throttle import LoginLimiter, Throttled, client_key  # noqa: F401 (app.py, portal.py)
 from pipeline.api.session_records import REVOKED_KEY, epoch_record, revoked_record
@@ -88,9 +89,14 @@ def current_session(request: Request) -> Session | None:
 
 
 def read_session(request: Request) -> tuple[Caller, str] | None:
-    """(caller, csrf token) of a valid session cookie, else None."""
+    """(caller, csrf token) of a valid session cookie, else None. On a reseller's own domain only
+    his and his users' sessions count (pipeline/api/domains.py), however the cookie got there."""
     found = current_session(request)
-    caller = caller_of(backend_of(request).live.book, found.account) if found else None
+    backend = backend_of(request)
+    caller = caller_of(backend.live.book, found.account) if found else None
+    if caller is not None and not may_sign_in_here(backend.live.book, backend.live.credentials.domains,
+                                                   request.headers.get("host", ""), caller.account):
+        return None
     return (caller, found.csrf) if caller else None
 
 

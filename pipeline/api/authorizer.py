@@ -19,11 +19,10 @@ import orjson
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from pipeline.authorize.request import AuthorizeRequest
+from pipeline.kafka.topics import AUTH_REQUESTS, STATE_AUTH_CALLS
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
-ANSWERS_TOPIC = "state.auth_calls"
-REQUESTS_TOPIC = "auth.requests"
 POLL_SECONDS = 0.1  # how long the threads wait for work; a record wakes them at once
 
 
@@ -35,7 +34,7 @@ class KafkaAuthorizer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.timeout = settings.authorize_timeout_ms / 1000
-        self.requests_topic = settings.topic(REQUESTS_TOPIC)
+        self.requests_topic = settings.topic(AUTH_REQUESTS)
         self._waiting: dict[bytes, list[asyncio.Future]] = {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -49,7 +48,7 @@ class KafkaAuthorizer:
                                    "fetch.wait.max.ms": 5, "fetch.min.bytes": 1, "isolation.level": "read_committed"})
         # from the changelog's end as of now, an explicit offset: whatever is written from here on
         # (every answer to a question this instance asks) is read
-        topic = self.settings.topic(ANSWERS_TOPIC)
+        topic = self.settings.topic(STATE_AUTH_CALLS)
         _, end = await asyncio.to_thread(self._consumer.get_watermark_offsets, TopicPartition(topic, 0), 10)
         self._consumer.assign([TopicPartition(topic, 0, end)])
         self._threads = [threading.Thread(target=target, name=name, daemon=True)
@@ -78,7 +77,7 @@ class KafkaAuthorizer:
                                    on_delivery=lambda error, _: self._loop.call_soon_threadsafe(_settle, sent, error))
             await asyncio.wait_for(sent, self.timeout)
             return await asyncio.wait_for(future, self.timeout)
-        except (asyncio.TimeoutError, KafkaException, BufferError) as exc:
+        except (TimeoutError, KafkaException, BufferError) as exc:
             raise NoAnswer(f"no answer from the authorizer within {self.timeout:g} s ({type(exc).__name__})") \
                 from None
         finally:

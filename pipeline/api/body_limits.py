@@ -19,7 +19,8 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipeline.api.config import ApiConfig
-from pipeline.api.errors import Unauthorized
+from pipeline.api.errors import Unauthorized, problem
+from pipeline.api.routes_authorize import switch_or_caller
 
 # (method, path, ApiConfig field); any other request may send at most max_body_bytes
 LARGE_BODIES = (
@@ -98,7 +99,6 @@ def _unauthorized(request: Request) -> str | None:
     """Why the request's bearer token is refused (the routes' own rule: auth.api_caller, and for
     /v1/authorize a switch's token too), or None; None too when no backend is installed yet (the
     route then answers as it would)."""
-    from pipeline.api.routes_authorize import switch_or_caller
 
     if getattr(request.app.state, "backend", None) is None:
         return None
@@ -117,6 +117,4 @@ def _too_large(limit: int) -> tuple[int, str, str]:
 
 async def _answer(scope: Scope, receive: Receive, send: Send, status: int, title: str, detail: str,
                   headers: dict | None = None) -> None:
-    from pipeline.api.app import problem  # app.py installs this middleware
-
     await problem(status, title, detail, headers)(scope, receive, send)

@@ -6,12 +6,15 @@ each thread keeps its own client.
 from __future__ import annotations
 
 import threading
+from datetime import timezone
 
 from pipeline.api import queries
+from pipeline.api.newest_calls import newest_calls
 from pipeline.api.queries import Period
 from pipeline.api.visibility import Scope
 from pipeline.reports.run import Table, fetch
 from pipeline.settings import Settings
+from pipeline.sinks.clickhouse import connect
 
 
 class ClickHouseCalls:
@@ -23,16 +26,27 @@ class ClickHouseCalls:
     def _client(self):
         client = getattr(self._local, "client", None)
         if client is None:
-            from pipeline.sinks.clickhouse import connect
-
             client = self._local.client = connect(self.settings)
         return client
 
     def _run(self, query: queries.Query) -> Table:
         return fetch(self._client(), query)
 
-    def calls(self, scope: Scope, period: Period, limit: int, offset: int, dst_prefix: str | None) -> Table:
-        return self._run(queries.calls(self.database, scope, period, limit, offset, dst_prefix))
+    def calls(self, scope: Scope, period: Period, limit: int, offset: int, dst_prefix: str | None,
+              filters: queries.CallFilter | None = None) -> Table:
+        # the newest days first: a page rarely needs the whole period read (newest_calls.py)
+        return newest_calls(self._run, self.database, scope, period, limit, offset, dst_prefix, filters)
+
+    def totals(self, scope: Scope, period: Period, dst_prefix: str | None,
+               filters: queries.CallFilter | None = None) -> Table:
+        return self._run(queries.call_totals(self.database, scope, period, dst_prefix, filters))
+
+    def latest(self, scope: Scope, within: Period):
+        latest, calls = self._run(queries.latest_call(self.database, scope, within)).rows[0]
+        return _utc(latest) if calls else None
+
+    def user_stats(self, scope: Scope, period: Period) -> Table:
+        return self._run(queries.user_stats(self.database, scope, period))
 
     def stats(self, scope: Scope, period: Period, by_destination: bool) -> Table:
         return self._run(queries.stats(self.database, scope, period, by_destination))
@@ -49,6 +63,4 @@ class ClickHouseCalls:
 
 
 def _utc(value):
-    from datetime import timezone
-
     return value if value is None or value.tzinfo is not None else value.replace(tzinfo=timezone.utc)

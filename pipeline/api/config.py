@@ -34,7 +34,7 @@ class ApiConfig:
 
 
 def api_config(settings: Settings) -> ApiConfig:
-    return ApiConfig(host=settings.api_host, port=settings.api_port, secret=settings.api_secret,
+    return ApiConfig(host=settings.api_host, port=settings.api_port, secret=settings.api_secret.get_secret_value(),
                      trusted_proxies=trusted_proxies(settings), max_body_bytes=settings.api_max_body_bytes,
                      max_tariff_bytes=settings.api_max_tariff_bytes, max_rates_bytes=settings.api_max_rates_bytes,
                      max_logo_bytes=settings.api_max_logo_bytes, docs=settings.api_docs)

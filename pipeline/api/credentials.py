@@ -18,6 +18,7 @@ from datetime import datetime
 
 import orjson
 
+from pipeline.api.password_resets import ResetIndex
 from pipeline.api.session_records import SessionIndex
 
 TOKEN_KEY = "token:"
@@ -51,7 +52,7 @@ def new_token(account: str, expires: datetime | None = None) -> NewToken:
     """`expires`: an aware datetime after which the token is refused; None: never."""
     token_id = secrets.token_hex(6)
     token = f"{token_id}.{secrets.token_urlsafe(32)}"
-    record = {"kind": "token", "account": account, "sha256": _sha256(token)}
+    record = {"kind": "token", "account": account, "sha256": _sha256(token), "created": int(time.time())}
     if expires is not None:
         record["expires"] = expires.isoformat(timespec="seconds")
     return NewToken(token_id, token, TOKEN_KEY + token_id, orjson.dumps(record))
@@ -91,20 +92,23 @@ class CredentialIndex:
 
     tokens: dict[str, tuple[str, str]] = field(default_factory=dict)  # token id -> (account, sha256)
     token_expiry: dict[str, float] = field(default_factory=dict)  # token id -> Unix seconds, if it expires
+    token_created: dict[str, float] = field(default_factory=dict)  # token id -> Unix seconds (newer tokens)
     passwords: dict[str, str] = field(default_factory=dict)  # account -> argon2 hash
     domains: dict[str, str] = field(default_factory=dict)  # host -> account
     session_secret: str | None = None
     sessions: SessionIndex = field(default_factory=SessionIndex)
+    resets: ResetIndex = field(default_factory=ResetIndex)  # one-time password links (password_resets.py)
 
     def apply(self, key: str, value: bytes | None) -> None:
         record = orjson.loads(value) if value else None
-        if self.sessions.apply(key, record):
+        if self.sessions.apply(key, record) or self.resets.apply(key, record):
             return
         if key.startswith(TOKEN_KEY):
             token_id = key.removeprefix(TOKEN_KEY)
             _put(self.tokens, token_id, record and (record["account"], record["sha256"]))
             expires = record and record.get("expires")
             _put(self.token_expiry, token_id, datetime.fromisoformat(expires).timestamp() if expires else None)
+            _put(self.token_created, token_id, record and record.get("created"))
         elif key.startswith(PASSWORD_KEY):
             _put(self.passwords, key.removeprefix(PASSWORD_KEY), record and record["argon2"])
         elif key.startswith(DOMAIN_KEY):

@@ -1,5 +1,15 @@
-"""The API's refusals, mapped to RFC 7807 problem answers by app.py (401, 404, 422)."""
+"""The API's refusals, mapped to RFC 7807 problem answers by app.py (401, 404, 422), and the
+problem answer itself."""
 from __future__ import annotations
+
+from fastapi.responses import JSONResponse
+
+PROBLEM = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, headers: dict | None = None) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
 class ApiError(Exception):

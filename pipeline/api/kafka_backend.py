@@ -11,21 +11,21 @@ import logging
 from typing import Any
 
 import orjson
-from aiokafka import TopicPartition
 
-from pipeline.api.live import AUDIT_TOPIC, CREDENTIALS_TOPIC, STATE_TOPICS, LiveData
+from pipeline.api.credentials import new_token, password_record
+from pipeline.api.live import STATE_TOPICS, LiveData
 from pipeline.invoices import issuer
-from pipeline.kafka_admin import ensure_topics
-from pipeline.rating.book import Record
-from pipeline.reference_apply import Located, publish
+from pipeline.kafka.admin import ensure_topics
+from pipeline.kafka.clients import KafkaClients
+from pipeline.kafka.follower import TopicFollower
+from pipeline.kafka.topics import AUDIT, BALANCE_PAYMENTS, REF_CREDENTIALS, REF_ISSUERS, REF_LOGOS, REFERENCE_TOPICS
+from pipeline.reference.publish import Located, publish
+from pipeline.reference.records import Record
 from pipeline.settings import Settings
-from pipeline.topic_io import reached, topic_partitions
-from pipeline.runtime.clients import KafkaClients
-from pipeline.topics import REFERENCE_TOPICS
 
 log = logging.getLogger(__name__)
 
-FOLLOWED = (*REFERENCE_TOPICS.values(), CREDENTIALS_TOPIC, *STATE_TOPICS, issuer.ISSUERS_TOPIC, issuer.LOGOS_TOPIC)
+FOLLOWED = (*REFERENCE_TOPICS.values(), REF_CREDENTIALS, *STATE_TOPICS, REF_ISSUERS, REF_LOGOS)
 
 
 async def ensure_api_topics(settings: Settings) -> None:
@@ -34,21 +34,19 @@ async def ensure_api_topics(settings: Settings) -> None:
 
 
 class Follower:
-    """One consumer, no group, every partition of the followed topics from the beginning."""
+    """Every partition of the followed topics from the beginning (kafka.follower.TopicFollower),
+    polled by a task of its own."""
 
     def __init__(self, settings: Settings, live: LiveData) -> None:
         self.settings = settings
         self.live = live
-        self._consumer = None
-        self._partitions: list[TopicPartition] = []
+        # a write answers once this reader has seen it: the factory's short fetch wait keeps that short
+        self._reader = TopicFollower(KafkaClients(settings), [settings.topic(t) for t in FOLLOWED], self._apply,
+                                     large_messages=True)
         self._task: asyncio.Task | None = None
-        self._missing: set[str] = set()
 
     async def start(self) -> None:
-        # a write answers once this reader has seen it: the factory's short fetch wait keeps that short
-        self._consumer = KafkaClients(self.settings).reader(large_messages=True)
-        await self._consumer.start()
-        await self._assign()
+        await self._reader.start()
         await self.catch_up()
         self._task = asyncio.create_task(self._run(), name="api-follower")
 
@@ -59,27 +57,11 @@ class Follower:
                 await self._task
             except asyncio.CancelledError:
                 pass
-        if self._consumer is not None:
-            await self._consumer.stop()
+        await self._reader.stop()
 
-    async def _assign(self) -> None:
-        """(Re)assign: topics that appeared since (the invoices' topics may come later) are added."""
-        assert self._consumer is not None
-        partitions, missing = [], set()
-        for topic in FOLLOWED:
-            found = await topic_partitions(self._consumer, self.settings.topic(topic))
-            partitions += found
-            if not found:
-                missing.add(topic)
-        new = [tp for tp in partitions if tp not in self._partitions]
-        if new:
-            positions = {tp: await self._consumer.position(tp) for tp in self._partitions}
-            self._consumer.assign(partitions)
-            for tp, offset in positions.items():
-                self._consumer.seek(tp, offset)
-            await self._consumer.seek_to_beginning(*new)
-            self._partitions = partitions
-        self._missing = missing
+    def _apply(self, message) -> None:
+        self.live.apply(message.topic.removeprefix(self.settings.topic_prefix), message.key, message.value,
+                        message.headers)
 
     async def _run(self) -> None:
         polls = 0
@@ -87,8 +69,8 @@ class Follower:
             try:
                 await self.poll(200)
                 polls += 1
-                if self._missing and polls % 50 == 0:
-                    await self._assign()
+                if self._reader.missing and polls % 50 == 0:  # the invoices' topics may come later
+                    await self._reader.assign_new()
             except asyncio.CancelledError:
                 raise
             except Exception:  # a broker hiccup must not end the follower
@@ -96,22 +78,13 @@ class Follower:
                 await asyncio.sleep(1)
 
     async def poll(self, timeout_ms: int) -> None:
-        assert self._consumer is not None
-        batches = await self._consumer.getmany(timeout_ms=timeout_ms)
-        prefix = self.settings.topic_prefix
-        for tp, messages in batches.items():
-            topic = tp.topic.removeprefix(prefix)
-            for message in messages:
-                self.live.apply(topic, message.key, message.value, message.headers)
+        await self._reader.poll(timeout_ms)
 
     async def catch_up(self, topics: tuple[str, ...] | None = None, timeout: float = 30.0) -> None:
         """Until everything committed to these topics (all followed ones by default) is applied."""
-        assert self._consumer is not None
-        wanted = {self.settings.topic(t) for t in topics} if topics else None
-        partitions = [tp for tp in self._partitions if wanted is None or tp.topic in wanted]
-        ends = await self._consumer.end_offsets(partitions)
+        ends = await self._reader.end_offsets([self.settings.topic(t) for t in topics] if topics else None)
         deadline = asyncio.get_running_loop().time() + timeout
-        while not await reached(self._consumer, ends):
+        while not await self._reader.reached(ends):
             if self._task is None:
                 await self.poll(200)  # during start, before the loop runs
             else:
@@ -140,22 +113,22 @@ class KafkaWriter:
         await self.follower.catch_up(tuple(REFERENCE_TOPICS[r.kind] for r in records))
 
     async def publish_payment(self, payment: dict[str, str]) -> None:
-        await self._send("balance.payments", payment["account"], orjson.dumps(payment))
+        await self._send(BALANCE_PAYMENTS, payment["account"], orjson.dumps(payment))
 
     async def publish_credential(self, key: str, value: bytes | None) -> None:
-        await self._send(CREDENTIALS_TOPIC, key, value)
-        await self.follower.catch_up((CREDENTIALS_TOPIC,))
+        await self._send(REF_CREDENTIALS, key, value)
+        await self.follower.catch_up((REF_CREDENTIALS,))
 
     async def publish_issuer(self, details) -> None:
         await issuer.publish_issuer(self.settings, details)
-        await self.follower.catch_up((issuer.ISSUERS_TOPIC,))
+        await self.follower.catch_up((REF_ISSUERS,))
 
     async def publish_logo(self, account: str, data: bytes, content_type: str) -> None:
         await issuer.publish_logo(self.settings, account, data, content_type)
-        await self.follower.catch_up((issuer.LOGOS_TOPIC,))
+        await self.follower.catch_up((REF_LOGOS,))
 
     async def audit(self, entry: dict[str, Any]) -> None:
-        await self._send(AUDIT_TOPIC, entry["actor"], orjson.dumps(entry))
+        await self._send(AUDIT, entry["actor"], orjson.dumps(entry))
 
     async def _send(self, topic: str, key: str, value: bytes | None) -> None:
         assert self._producer is not None, "start() first"
@@ -168,7 +141,7 @@ async def publish_credential_once(settings: Settings, key: str, value: bytes | N
     producer = KafkaClients(settings).producer()
     await producer.start()
     try:
-        await producer.send_and_wait(settings.topic(CREDENTIALS_TOPIC), value, key=key.encode())
+        await producer.send_and_wait(settings.topic(REF_CREDENTIALS), value, key=key.encode())
     finally:
         await producer.stop()
 
@@ -176,7 +149,6 @@ async def publish_credential_once(settings: Settings, key: str, value: bytes | N
 async def publish_logins(settings: Settings, accounts, password: str | None = None) -> dict[str, str]:
     """A new bearer token for each account (and a portal password when given): for the demo and
     tests. Returns account -> token (shown once, as `token create` does)."""
-    from pipeline.api.credentials import new_token, password_record
 
     tokens = {}
     for account in accounts:

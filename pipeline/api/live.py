@@ -17,19 +17,25 @@ from decimal import Decimal
 import orjson
 
 from pipeline.api.credentials import CredentialIndex
-from pipeline.invoices.issuer import CONTENT_TYPE_HEADER, ISSUERS_TOPIC, LOGOS_TOPIC
-from pipeline.rating.book import ReferenceBook
-from pipeline.rating.reference import parse_reference_record
-from pipeline.reference_feed import KIND_OF_TOPIC
+from pipeline.api.destination_book import DestinationBook
+from pipeline.invoices.issuer import CONTENT_TYPE_HEADER
+from pipeline.kafka.topics import (
+    BALANCE_UPDATES,
+    REF_CREDENTIALS,
+    REF_ISSUERS,
+    REF_LOGOS,
+    STATE_AUTH_CALLS,
+    SWITCH_CONTROL,
+)
+from pipeline.reference.book import ReferenceBook
+from pipeline.reference.feed import KIND_OF_TOPIC
+from pipeline.reference.records import parse_reference_record
 from pipeline.schemas import wire
 
 log = logging.getLogger(__name__)
 
-CREDENTIALS_TOPIC = "ref.credentials"
-AUDIT_TOPIC = "audit"
 # the authorizer's records (pipeline/stages/authorize_calls.py): the money held for running calls
-HOLDS_TOPIC = "state.auth_calls"
-STATE_TOPICS = ("balance.updates", "switch.control", HOLDS_TOPIC)
+STATE_TOPICS = (BALANCE_UPDATES, SWITCH_CONTROL, STATE_AUTH_CALLS)
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,7 @@ class Branding:
 
 @dataclass
 class LiveData:
-    book: ReferenceBook = field(default_factory=ReferenceBook)
+    book: ReferenceBook = field(default_factory=DestinationBook)  # with the rates' destination names
     credentials: CredentialIndex = field(default_factory=CredentialIndex)
     balances: dict[str, tuple[int, Decimal]] = field(default_factory=dict)  # account -> (seq, balance)
     states: dict[str, dict] = field(default_factory=dict)
@@ -60,19 +66,19 @@ class LiveData:
                     self.book.apply(parse_reference_record(orjson.loads(value)))
                 else:
                     self.book.delete(KIND_OF_TOPIC[topic], ident)
-            elif topic == CREDENTIALS_TOPIC:
+            elif topic == REF_CREDENTIALS:
                 self.credentials.apply(ident, value)
-            elif topic == "balance.updates" and value:
+            elif topic == BALANCE_UPDATES and value:
                 update = wire.decode("balance_update.v1", value)
                 if update["seq"] >= self.balances.get(update["account"], (-1, None))[0]:
                     self.balances[update["account"]] = (update["seq"], Decimal(update["balance"]))
-            elif topic == HOLDS_TOPIC:
+            elif topic == STATE_AUTH_CALLS:
                 self._take_holds(ident, orjson.loads(value)["holds"] if value else {})
-            elif topic == "switch.control":
+            elif topic == SWITCH_CONTROL:
                 _put(self.states, ident, orjson.loads(value) if value else None)
-            elif topic == ISSUERS_TOPIC:
+            elif topic == REF_ISSUERS:
                 _put(self.issuers, ident, orjson.loads(value) if value else None)
-            elif topic == LOGOS_TOPIC:
+            elif topic == REF_LOGOS:
                 content_type = dict(headers or ()).get(CONTENT_TYPE_HEADER, b"image/png").decode()
                 _put(self.logos, ident, (content_type, value) if value else None)
         except (ValueError, KeyError, TypeError) as exc:

@@ -9,7 +9,6 @@ update (pipeline/rating/write_limits.py). Answers carry no limits: they show wha
 from __future__ import annotations
 
 from datetime import date
-
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -61,6 +60,15 @@ class AccountBody(_Body):
     call_limit: Annotated[int, Field(ge=0, le=100_000)] = 0
     max_rate: DecimalText | None = None
     hold_cap_seconds: Annotated[int | None, Field(ge=1, le=86_400)] = None
+    # what the account's invoices are addressed and e-mailed to
+    address: Annotated[str, Field(max_length=limits.MAX_ADDRESS_LENGTH)] = ""
+    email: Annotated[str, Field(max_length=254)] = ""
+    # kept when left out (POST /v1/accounts/{id}/archive is the usual way to set it)
+    archived: bool | None = None
+    # a reseller may set his own portal domain (the admin's to say); kept when left out
+    allow_own_domain: bool | None = None
+    # write-only: the account's portal password (never shown); setting it signs the account out
+    password: Annotated[str, Field(min_length=8, max_length=256)] | None = None
 
 
 class Account(BaseModel):
@@ -78,6 +86,17 @@ class Account(BaseModel):
     call_limit: int = 0
     max_rate: str | None = None
     hold_cap_seconds: int | None = None
+    address: str = ""
+    email: str = ""
+    archived: bool = False
+    allow_own_domain: bool = False
+
+
+class TierBody(_Body):
+    """A tier after a rate's first (docs/tiers.md): its price from `from_seconds` of the call on."""
+    from_seconds: int
+    rate: DecimalText
+    increment: int | None = None
 
 
 class RateBody(_Body):
@@ -91,6 +110,8 @@ class RateBody(_Body):
     day_type: Literal["WD", "FD", "all"] | None = None
     start: Moment | None = None
     end: Moment | None = None
+    destination: Annotated[str, Field(max_length=limits.MAX_DESTINATION_LENGTH)] | None = None
+    tiers: list[TierBody] | None = Field(None, max_length=16)
 
 
 class TariffBody(_Body):
@@ -100,6 +121,7 @@ class TariffBody(_Body):
     decimals: int = 6
     rounding: Literal["half_up", "up", "down"] = "half_up"
     rates: list[RateBody] = Field(default_factory=list, max_length=10_000)
+    archived: bool | None = None  # kept when left out (POST /v1/tariffs/{id}/archive)
 
 
 class Tariff(BaseModel):
@@ -110,6 +132,7 @@ class Tariff(BaseModel):
     decimals: int
     rounding: str
     rate_count: int
+    archived: bool = False
 
 
 class ProviderBody(_Body):
@@ -123,10 +146,51 @@ class Provider(BaseModel):
     tariff: str
 
 
+class DidRateTierBody(_Body):
+    from_seconds: int
+    rate: DecimalText
+    increment: int | None = None
+
+
+class DidRateBody(_Body):
+    """A DID rate (CONTRACT v2): money may be negative (the admin pays that party)."""
+    rate: DecimalText = "0"
+    connection_fee: DecimalText | None = None
+    increment: int | None = None
+    min_time: int | None = None
+    grace_time: int | None = None
+    tiers: list[DidRateTierBody] = Field(default_factory=list, max_length=100)
+
+
+class DidRatesBody(_Body):
+    incoming: DidRateBody | None = None
+    owner: DidRateBody | None = None
+    provider: DidRateBody | None = None
+
+
 class DidBody(_Body):
     reseller: Ref | None = None
     user: Ref | None = None
     tariff: Ref | None = None
+    rates: DidRatesBody | None = Field(None, description="the admin's: incoming, owner, provider (kept when absent)")
+    owner_rate: DidRateBody | None = Field(
+        None, description="what the reseller's user pays him for the DID (the reseller's, or the admin's); "
+                          "kept when absent, dropped by null")
+
+
+class DidRateView(BaseModel):
+    rate: str
+    connection_fee: str
+    increment: int
+    min_time: int
+    grace_time: int
+    tiers: list[dict[str, Any]] = []
+
+
+class DidRatesView(BaseModel):
+    incoming: DidRateView
+    owner: DidRateView
+    provider: DidRateView | None = None  # the admin's business with his carriers: not shown to a reseller
 
 
 class Did(BaseModel):
@@ -134,18 +198,26 @@ class Did(BaseModel):
     reseller: str | None
     user: str | None
     tariff: str | None
+    rates: DidRatesView | None = None
+    owner_rate: DidRateView | None = None
 
 
 class PaymentBody(_Body):
     id: str | None = Field(None, min_length=1, max_length=200)
     account: str = Field(min_length=1)
     amount: str
+    kind: Literal["payment", "refund", "correction"] = Field(
+        "payment", description="payment: amount > 0 added; refund: amount > 0 taken back (at most the balance); "
+                               "correction: amount signed, not 0")
+    reason: str = Field("", max_length=500, description="required for a refund or a correction")
 
 
 class Payment(BaseModel):
     id: str
     account: str
     amount: str
+    kind: str = "payment"
+    reason: str = ""
 
 
 class Balance(BaseModel):
@@ -153,7 +225,8 @@ class Balance(BaseModel):
     balance: str
     currency: str
     state: Literal["active", "blocked"]
-    reason: str
+    reason: str  # why, as true now (the guard's signal keeps the reason of the flip)
+    reason_text: str = ""  # the reason in words: for a reseller_blocked account, which account and why
     held: str = "0"  # held for running calls (POST /v1/authorize)
     free: str | None = None  # what is left to start calls with; null: unlimited (postpaid, no limit)
 
@@ -220,7 +293,7 @@ class InvoiceBody(_Body):
 
 
 class Invoice(BaseModel):
-    """CONTRACT.md "Invoices and re-rating"; `pdf` is this API's address of the PDF."""
+    """docs/contract.md "The HTTP API" and "Other commands"; `pdf` is this API's address of the PDF."""
     model_config = ConfigDict(extra="allow")
 
     number: str

@@ -17,13 +17,27 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from pipeline.api.auth import (LOGIN_COOKIE, SESSION_COOKIE, Throttled, backend_of, client_key, csrf_matches,
-                               current_session, login_token, login_token_matches, new_session, read_session,
-                               revoke_all_sessions, revoke_session)
+from pipeline.api.auth import (
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    Throttled,
+    backend_of,
+    client_key,
+    csrf_matches,
+    current_session,
+    login_token,
+    login_token_matches,
+    new_session,
+    read_session,
+    revoke_all_sessions,
+    revoke_session,
+)
 from pipeline.api.credentials import normalise_host, password_record
+from pipeline.api.domains import may_sign_in_here
 from pipeline.api.errors import NotFound, Refused, Unauthorized
 from pipeline.api.service import audit
-from pipeline.api.visibility import Caller
+from pipeline.api.visibility import Caller, caller_of
+from pipeline.invoices.logo import stored_logo
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -48,18 +62,20 @@ templates.env.filters.update(money=money, percent_of=percent_of)
 NAV = {
     "admin": [("dashboard", "/", "Dashboard"), ("users", "/users", "Accounts"), ("tariffs", "/tariffs", "Tariffs"),
               ("dids", "/dids", "DIDs"), ("payments", "/payments", "Payments"), ("calls", "/calls", "Calls"),
-              ("profit", "/profit", "Profit"), ("invoices", "/invoices", "Invoices"),
+              ("profit", "/profit", "Profit"), ("usage", "/usage", "Usage"), ("invoices", "/invoices", "Invoices"),
               ("branding", "/branding", "Branding")],
     "reseller": [("dashboard", "/", "Dashboard"), ("users", "/users", "Users"), ("tariffs", "/tariffs", "Tariffs"),
                  ("dids", "/dids", "DIDs"), ("payments", "/payments", "Payments"), ("calls", "/calls", "Calls"),
-                 ("profit", "/profit", "Profit"), ("invoices", "/invoices", "Invoices"),
+                 ("profit", "/profit", "Profit"), ("usage", "/usage", "Usage"), ("invoices", "/invoices", "Invoices"),
                  ("branding", "/branding", "Branding")],
     "user": [("dashboard", "/", "Dashboard"), ("calls", "/calls", "Calls"), ("invoices", "/invoices", "Invoices")],
 }
 for _role in ("admin", "reseller"):  # the alerts page (pipeline/api/routes_alerts.py), before Branding
     NAV[_role].insert(len(NAV[_role]) - 1, ("alerts", "/alerts", "Alerts"))
     NAV[_role].insert(len(NAV[_role]) - 1, ("cards", "/card-groups", "Cards"))  # pipeline/api/portal_cards.py
-NOTICES = {"saved": "Saved.", "paid": "Payment recorded.", "rates": "Rates uploaded.", "out": "You are signed out.",
+    NAV[_role].insert(len(NAV[_role]) - 1, ("devices", "/devices", "Devices"))  # pipeline/api/portal_devices.py
+NOTICES = {"saved": "Saved.", "paid": "Payment recorded.", "refunded": "Refund recorded.",
+           "corrected": "Correction recorded.", "emailed": "Invoice e-mailed.", "rates": "Rates uploaded.", "out": "You are signed out.",
            "everywhere": "You are signed out on every device.",
            "password": "Password changed. Every other session of this account is signed out."}
 MANAGERS = ("admin", "reseller")
@@ -144,11 +160,17 @@ async def login(request: Request) -> Response:
         await limiter.admit(account, client)
     except Throttled as exc:
         return _retry_after(login_page(request, next_page, exc.detail.capitalize() + ".", 429), exc)
+    host = request.headers.get("host", "")
+    # on a reseller's own domain only he and his users sign in; anyone else is answered exactly as
+    # a wrong password is (after the same slow check), so the page tells nothing of other tenants
     if not account or not backend.live.credentials.check_password(account, password) \
-            or backend.live.book.account(account) is None and account != "admin":
+            or backend.live.book.account(account) is None and account != "admin" \
+            or not may_sign_in_here(backend.live.book, backend.live.credentials.domains, host, account):
         limiter.failed(account, client)
         return login_page(request, next_page, "Unknown account or wrong password.", 401)
     limiter.succeeded(account, client)
+    if caller_of(backend.live.book, account) is None:  # told only to who knows the password
+        return login_page(request, next_page, "This account is archived: it cannot sign in.", 403)
     cookie, _ = new_session(backend, account)
     response = redirect(next_page)
     _set_cookie(request, response, SESSION_COOKIE, cookie, backend.config.session_seconds)
@@ -240,7 +262,6 @@ LOGO_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'n
 @router.get("/brand/logo")
 def brand_logo(request: Request) -> Response:
     """The logo heading the page: the signed-in account's reseller's, else the Host's reseller's."""
-    from pipeline.invoices.logo import stored_logo
 
     backend = backend_of(request)
     found = read_session(request)

@@ -35,7 +35,7 @@ from pipeline.api.portal import (
 )
 from pipeline.api.queries import Period
 from pipeline.api.visibility import Caller, Scope
-from pipeline.cards.records import pin_matches
+from pipeline.schemas.cards import pin_matches
 
 router = APIRouter(include_in_schema=False)
 PAGE = 200  # cards per page: their calls are one ClickHouse query per page

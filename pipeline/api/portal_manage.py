@@ -9,10 +9,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from pipeline.api import service
+from pipeline.api import logins, portal_account, portal_rates, service
 from pipeline.api.auth import backend_of
 from pipeline.api.errors import NotFound, Refused
 from pipeline.api.portal import manager, posted, redirect, render
+from pipeline.api.rates_upload import RatesRefused, parse_rates
 from pipeline.api.visibility import Caller, users_of
 
 router = APIRouter(include_in_schema=False)
@@ -27,10 +28,15 @@ def _account_fields(form: dict[str, Any], caller: Caller) -> dict[str, Any]:
     fields = {"type": form.get("type") or "user", "name": form.get("name", "").strip(),
               "tariff": form.get("tariff") or None, "billing": form.get("billing") or "prepaid",
               "credit_limit": (form.get("credit_limit") or "").strip() or None,
-              "blocked": form.get("blocked") == "on", "allow_loss_calls": form.get("allow_loss_calls") == "on"}
+              "blocked": form.get("blocked") == "on", "allow_loss_calls": form.get("allow_loss_calls") == "on",
+              # invoices go to them (pipeline/invoices); a textarea sends CRLF line ends
+              "address": str(form.get("address", "")).replace("\r\n", "\n").strip(),
+              "email": str(form.get("email", "")).strip()}
     if caller.is_admin:
         fields.update(parent=form.get("parent") or "admin", server=(form.get("server") or "").strip() or None,
                       pro=form.get("pro") == "on")
+        if "allow_own_domain_shown" in form:  # the reseller's form has the box: unticked means no
+            fields["allow_own_domain"] = form.get("allow_own_domain") == "on"
     else:
         fields["type"] = "user"
     return fields
@@ -42,11 +48,13 @@ def _users_context(request: Request, caller: Caller) -> dict[str, Any]:
     if caller.is_admin:  # the admin also sees the resellers' users, under their reseller
         accounts = sorted((a for a in backend.live.book.accounts() if a.type != "admin"),
                           key=lambda a: (a.parent != "admin", a.parent or "", a.id))
+    show_archived = request.query_params.get("archived") == "1"  # archived accounts: hidden unless asked
     rows = [{"account": a, "balance": backend.live.balance(a.id),
-             "state": service.balance(backend, caller, a.id)} for a in accounts]
+             "state": service.balance(backend, caller, a.id)} for a in accounts if show_archived or not a.archived]
     tariffs = [t for t in service.tariffs(backend, caller) if t.owner == caller.account]
-    resellers = [a for a in accounts if a.type == "reseller"]
-    return {"rows": rows, "tariffs": tariffs, "resellers": resellers}
+    resellers = [a for a in accounts if a.type == "reseller" and not a.archived]
+    return {"rows": rows, "tariffs": tariffs, "resellers": resellers, "show_archived": show_archived,
+            "archived_count": sum(a.archived for a in accounts)}
 
 
 @router.get("/users", response_class=HTMLResponse)
@@ -66,7 +74,10 @@ async def create_user(request: Request) -> Response:
         existing = backend_of(request).live.book.account(account_id)
         if existing is not None and service.view.sees_account(caller, existing):
             raise Refused(f'id: account "{account_id}" already exists; choose another id')
+        password = logins.checked_new_password(form)  # before the account exists: all or nothing
         await service.put_account(backend_of(request), caller, account_id, _account_fields(form, caller))
+        if password:
+            await logins.set_password(backend_of(request), caller, account_id, password)
     except Refused as exc:
         return render(request, "users.html", caller, csrf, status=422, active="users", error=exc.detail, form=form,
                       **_users_context(request, caller))
@@ -79,7 +90,8 @@ def user_page(request: Request, account_id: str) -> HTMLResponse:
     return _user_page(request, caller, csrf, account_id)
 
 
-def _user_page(request: Request, caller: Caller, csrf: str, account_id: str, status: int = 200, error: str = ""):
+def _user_page(request: Request, caller: Caller, csrf: str, account_id: str, status: int = 200, error: str = "",
+               **extra):
     backend = backend_of(request)
     account = service.account(backend, caller, account_id)
     if account.id == caller.account:
@@ -90,13 +102,15 @@ def _user_page(request: Request, caller: Caller, csrf: str, account_id: str, sta
     tariffs = [t for t in service.tariffs(backend, caller) if t.owner == (account.parent or caller.account)]
     return render(request, "user.html", caller, csrf, status=status, active="users", account=account, error=error,
                   balance=service.balance(backend, caller, account.id), tariffs=tariffs,
-                  recent=recent.dicts(), dids=[d for d in service.dids(backend, caller) if d.user == account.id])
+                  recent=recent.dicts(), dids=[d for d in service.dids(backend, caller) if d.user == account.id],
+                  **portal_account.user_logins_context(request, caller, account), **extra)
 
 
 @router.post("/users/{account_id}")
 async def update_user(request: Request, account_id: str) -> Response:
     caller, csrf = manager(request)
-    service.account(backend_of(request), caller, account_id)  # 404 before anything else
+    if service.account(backend_of(request), caller, account_id).archived:  # 404 before anything else
+        raise Refused("account: it is archived; unarchive it to change its settings")
     form = await posted(request, csrf)
     fields = _account_fields(form, caller)
     if caller.is_admin:
@@ -112,7 +126,9 @@ async def update_user(request: Request, account_id: str) -> Response:
 
 def _tariffs_context(request: Request, caller: Caller) -> dict[str, Any]:
     backend = backend_of(request)
-    return {"tariffs": [(t, service.rate_count(backend, t.id)) for t in service.tariffs(backend, caller)]}
+    show_archived = request.query_params.get("archived") == "1"  # archived tariffs: hidden unless asked
+    return {"tariffs": [(t, service.rate_count(backend, t.id)) for t in service.tariffs(backend, caller, show_archived)],
+            "show_archived": show_archived}
 
 
 @router.get("/tariffs", response_class=HTMLResponse)
@@ -136,8 +152,6 @@ async def create_tariff(request: Request) -> Response:
         if backend.live.book.tariff(tariff_id) is not None:
             service.tariff(backend, caller, tariff_id)  # 404 when it is someone else's
             raise Refused(f'id: tariff "{tariff_id}" already exists; choose another id')
-        from pipeline.api.rates_upload import RatesRefused, parse_rates
-
         try:  # parsed off the event loop; RateIn objects pass put_tariff's validation as they are
             rates = list(await parse_rates(data)) if data else []
         except RatesRefused as exc:
@@ -163,7 +177,8 @@ def _tariff_page(request: Request, caller: Caller, csrf: str, tariff_id: str, st
     tariff = service.tariff(backend, caller, tariff_id)
     users = [a for a in backend.live.book.accounts() if a.tariff == tariff.id and service.view.sees_account(caller, a)]
     return render(request, "tariff.html", caller, csrf, status=status, active="tariffs", tariff=tariff,
-                  rate_count=service.rate_count(backend, tariff.id), users=users, **extra)
+                  rate_count=service.rate_count(backend, tariff.id), users=users,
+                  **portal_rates.rates_context(request, caller, tariff, extra.pop("typed", None)), **extra)
 
 
 @router.post("/tariffs/{tariff_id}/rates")
@@ -173,7 +188,6 @@ async def upload_rates(request: Request, tariff_id: str) -> Response:
     form = await posted(request, csrf)
     upload = form.get("rates")
     data = await upload.read() if hasattr(upload, "read") else b""
-    from pipeline.api.rates_upload import RatesRefused, parse_rates
 
     try:
         rates = await parse_rates(data)  # off the event loop; the error preview lists the bad lines
@@ -187,28 +201,4 @@ async def upload_rates(request: Request, tariff_id: str) -> Response:
     return redirect(f"/tariffs/{quote(tariff_id)}?done=rates")
 
 
-# DIDs -------------------------------------------------------------------------------------------
-
-def _dids_context(request: Request, caller: Caller) -> dict[str, Any]:
-    backend = backend_of(request)
-    return {"dids": service.dids(backend, caller), "users": [a for a in users_of(caller, backend.live.book) if a.type == "user"]}
-
-
-@router.get("/dids", response_class=HTMLResponse)
-def dids_page(request: Request) -> HTMLResponse:
-    caller, csrf = manager(request)
-    return render(request, "dids.html", caller, csrf, active="dids", **_dids_context(request, caller))
-
-
-@router.post("/dids/{number}")
-async def assign_did(request: Request, number: str) -> Response:
-    caller, csrf = manager(request)
-    existing = service.did(backend_of(request), caller, number)  # 404 before anything else
-    form = await posted(request, csrf)
-    fields = {"reseller": existing.reseller, "user": form.get("user") or None, "tariff": existing.tariff}
-    try:
-        await service.put_did(backend_of(request), caller, number, fields)
-    except Refused as exc:
-        return render(request, "dids.html", caller, csrf, status=422, active="dids", error=exc.detail,
-                      **_dids_context(request, caller))
-    return redirect("/dids?done=saved")
+# DIDs: pipeline/api/portal_dids.py

@@ -11,12 +11,16 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from pipeline.api import service
 from pipeline.api.auth import backend_of
+from pipeline.api.branding_terms import invoice_terms
+from pipeline.api.calls_view import DISPOSITIONS, calls_query
+from pipeline.api.calls_view import totals as call_totals
 from pipeline.api.chart import daily_chart
 from pipeline.api.csv_export import to_csv
 from pipeline.api.errors import Refused
+from pipeline.api.invoice_mail import mail_context
 from pipeline.api.portal import MANAGERS, manager, posted, redirect, render, session
-from pipeline.api.shape import json_rows, with_asr_acd
 from pipeline.api.routes_alerts import visible_alerts
+from pipeline.api.shape import json_rows, with_asr_acd
 from pipeline.api.visibility import Caller, users_of
 
 router = APIRouter(include_in_schema=False)
@@ -83,11 +87,12 @@ async def post_payment(request: Request) -> Response:
     caller, csrf = manager(request)
     form = await posted(request, csrf)
     try:
-        await service.pay(backend_of(request), caller, str(form.get("account", "")), str(form.get("amount", "")).strip(),
-                          None)
+        paid = await service.pay(backend_of(request), caller, str(form.get("account", "")),
+                                 str(form.get("amount", "")).strip(), None, str(form.get("kind") or "payment"),
+                                 str(form.get("reason", "")))
     except Refused as exc:
         return _payments_page(request, caller, csrf, 422, error=exc.detail, form=form)
-    return redirect("/payments?done=paid")
+    return redirect("/payments?done=" + {"refund": "refunded", "correction": "corrected"}.get(paid["kind"], "paid"))
 
 
 # calls and profit -------------------------------------------------------------------------------
@@ -102,39 +107,33 @@ def _period_of(request: Request) -> tuple[date, date]:
     return first, last
 
 
-def _calls_filters(request: Request, caller: Caller):
-    backend = backend_of(request)
-    first, last = _period_of(request)
-    account = request.query_params.get("account")
-    if account == "":
-        account = None  # the filter form's "all" choice; the API refuses an empty account=
-    dst = request.query_params.get("dst") or None
-    if dst is not None and not dst.isdigit():
-        raise Refused("dst: digits only")
-    return service.scope(backend, caller, account), service.period(first, last), first, last, account, dst
-
-
 @router.get("/calls", response_class=HTMLResponse)
 def calls_page(request: Request) -> HTMLResponse:
+    """Calls with their totals over the whole filter (pipeline/api/calls_view.py)."""
     caller, csrf = session(request)
     backend = backend_of(request)
-    scope, period, first, last, account, dst = _calls_filters(request, caller)
+    query = calls_query(backend, caller, request.query_params)
     page_text = request.query_params.get("page", "1")
-    page = min(max(int(page_text), 1), 100_000) if page_text.isdigit() else 1
+    page = min(max(int(page_text), 1), 100_000) if page_text.isascii() and page_text.isdigit() else 1
     per_page = 50
-    table = backend.calls.calls(scope, period, per_page, (page - 1) * per_page, dst)
+    table = backend.calls.calls(query.scope, query.period, per_page, (page - 1) * per_page, query.dst, query.filters)
     rows = table.dicts()
-    accounts = [a for a in users_of(caller, backend.live.book)] if caller.role in MANAGERS else []
-    query = {"from": first.isoformat(), "to": last.isoformat(), "account": account or "", "dst": dst or ""}
-    return render(request, "calls.html", caller, csrf, active="calls", rows=rows[:per_page],
-                  columns=table.columns, has_next=len(rows) > per_page, page=page, query=query, accounts=accounts)
+    accounts = []
+    if caller.role in MANAGERS:  # the admin may pick any account, his resellers' users too
+        accounts = (sorted((a for a in backend.live.book.accounts() if a.type != "admin"), key=lambda a: a.id)
+                    if caller.is_admin else users_of(caller, backend.live.book))
+    return render(request, "calls.html", caller, csrf, active="calls", rows=rows[:per_page], columns=table.columns,
+                  has_next=len(rows) > per_page, page=page, query=query.params(), calls=query,
+                  totals=call_totals(backend, query), accounts=accounts, dispositions=DISPOSITIONS)
 
 
 @router.get("/calls.csv")
 def calls_csv(request: Request) -> Response:
     caller, _ = session(request)
-    scope, period, first, last, _, dst = _calls_filters(request, caller)
-    table = backend_of(request).calls.calls(scope, period, 100_000, 0, dst)
+    backend = backend_of(request)
+    query = calls_query(backend, caller, request.query_params)
+    table = backend.calls.calls(query.scope, query.period, 100_000, 0, query.dst, query.filters)
+    first, last = query.period.first, query.period.last
     return PlainTextResponse(to_csv(table.columns, table.rows[:100_000]), media_type="text/csv", headers={
         "Content-Disposition": f'attachment; filename="calls-{first}-{last}.csv"'})
 
@@ -181,7 +180,7 @@ async def save_branding(request: Request) -> Response:
     logo = (data, upload.content_type or "") if data else None
     fields = {name: str(form.get(name, "")).strip() for name in BRANDING_FIELDS}
     existing = service.issuer_details(backend_of(request), caller)
-    fields.update(taxes=existing.get("taxes", ()), timezone=existing.get("timezone", "UTC"))
+    fields.update(timezone=existing.get("timezone", "UTC"), **invoice_terms(form, existing))
     try:
         await service.put_branding(backend_of(request), caller, fields, logo)
     except Refused as exc:
@@ -204,7 +203,11 @@ async def _invoices_page(request: Request, caller: Caller, csrf: str, status: in
     today = datetime.now(timezone.utc).date()
     last_month = (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
     return render(request, "invoices.html", caller, csrf, status=status, active="invoices", invoices=found,
-                  accounts=users_of(caller, backend.live.book), last_month=last_month, **extra)
+                  accounts=users_of(caller, backend.live.book), last_month=last_month,
+                  **await mail_context(backend, caller, found), **extra)
+
+
+invoices_page_response = _invoices_page  # the invoice e-mail pages answer with it (routes_invoice_mail.py)
 
 
 @router.post("/invoices")

@@ -8,6 +8,9 @@ counted (a file of a million bad lines must not make a reply of a million senten
 Reading a big file is seconds of CPU (a 12 MB bad file took 15 s), so `parse_rates` reads it in a
 child process: on the event loop it stalled every other tenant's requests for that long, and a
 thread would still hold the GIL. The pool is small, so uploads wait for each other, not the API.
+
+`?layout=generic|cgrates|astpp|a2billing` reads a deck as carriers send it instead
+(pipeline/reference/decks, first error named): a CSV body, or a ZIP of the deck's files.
 """
 from __future__ import annotations
 
@@ -21,12 +24,16 @@ import signal
 import tempfile
 import threading
 import time
+import zipfile
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from pathlib import Path
+from functools import partial
+from pathlib import Path, PurePosixPath
 
-from pipeline.rating.csv_rates import CELL_RULES, RateFileError, load_rates_csv
-from pipeline.rating.reference import RateIn, rate_version_key
+from pipeline.reference.csv_rates import CELL_RULES, REPEAT_HINT, RateFileError, load_rates_csv
+from pipeline.reference.decks import DeckError, read_deck
+from pipeline.schemas.reference import RateIn, rate_version_key
 
 log = logging.getLogger(__name__)
 MAX_ERRORS = 20
@@ -36,6 +43,9 @@ MAX_LINES = 1_000_000
 PARSE_WORKERS = 2  # uploads parsed at once; the rest wait their turn
 # below this a file is read in place: its worst case is milliseconds, less than a trip to the child
 INLINE_BYTES = 32 * 1024
+ZIP_MAGIC = b"PK\x03\x04"
+MAX_DECK_FILES = 20  # a CGRateS plan is five files at most
+MAX_UNZIPPED_BYTES = 256 * 2**20  # a ZIP of rates compresses ~10:1; more than this is not a deck
 _pool: ProcessPoolExecutor | None = None
 
 
@@ -49,13 +59,17 @@ class RatesRefused(ValueError):
         return type(self), (self.errors, self.more)
 
 
-async def parse_rates(data: bytes) -> tuple[RateIn, ...]:
-    """rates_from_csv, off the event loop for anything but a small file."""
+async def parse_rates(data: bytes, layout: str | None = None, mapping: dict[str, str] | None = None,
+                      rating_plan: str | None = None) -> tuple[RateIn, ...]:
+    """rates_from_csv (no layout: the contract's columns) or rates_from_deck, off the event loop
+    for anything but a small file."""
+    parse = rates_from_csv if layout is None else partial(rates_from_deck, layout=layout, mapping=mapping or {},
+                                                          rating_plan=rating_plan)
     if len(data) <= INLINE_BYTES:
-        return rates_from_csv(data)
+        return parse(data)
     pool = _parse_pool()
     try:
-        return await asyncio.get_running_loop().run_in_executor(pool, rates_from_csv, data)
+        return await asyncio.get_running_loop().run_in_executor(pool, parse, data)
     except BrokenProcessPool:  # the child died (killed, out of memory): the next upload gets a new one
         global _pool
         if _pool is pool:
@@ -117,6 +131,46 @@ def rates_from_csv(data: bytes) -> tuple[RateIn, ...]:
     return rates
 
 
+def rates_from_deck(data: bytes, layout: str, mapping: dict[str, str], rating_plan: str | None) -> tuple[RateIn, ...]:
+    """A deck in one of pipeline/reference/decks' layouts: a CSV body, or a ZIP of the deck's files
+    (a CGRateS plan's Destinations.csv, Rates.csv, DestinationRates.csv ...)."""
+    files = deck_files(data)
+    lines = sum(content.count(b"\n") for _, content in files)
+    if lines > MAX_LINES:
+        raise RatesRefused([f"the deck has {lines:,} lines; at most {MAX_LINES:,} rates are taken in one upload"])
+    try:
+        return read_deck(files, layout, mapping, rating_plan).rates
+    except DeckError as exc:
+        hint = " (send a ZIP of the plan's files)" if layout == "cgrates" and len(files) == 1 else ""
+        raise RatesRefused([f"{exc}{hint}"]) from None
+
+
+def deck_files(data: bytes) -> list[tuple[str, bytes]]:
+    """The body's files: a ZIP's CSV members (at most MAX_DECK_FILES, MAX_UNZIPPED_BYTES in all,
+    however the archive states their sizes), else the body itself as upload.csv."""
+    if not data.startswith(ZIP_MAGIC):
+        return [("upload.csv", data)]
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = [info for info in archive.infolist() if not info.is_dir() and not info.filename.startswith("__MACOSX")]
+        if len(members) > MAX_DECK_FILES:
+            raise RatesRefused([f"the ZIP holds {len(members)} files; a deck has at most {MAX_DECK_FILES}"])
+        files, room = [], MAX_UNZIPPED_BYTES
+        for info in sorted(members, key=lambda member: member.filename):
+            with archive.open(info) as member:
+                content = member.read(room + 1)
+            if len(content) > room:
+                raise RatesRefused([f"the ZIP's files hold more than {MAX_UNZIPPED_BYTES // 2**20} MB"])
+            room -= len(content)
+            files.append((PurePosixPath(info.filename).name, content))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError, RuntimeError, OSError,
+            EOFError) as exc:
+        raise RatesRefused([f"the body is not a ZIP that can be read: {exc}"]) from None
+    if not files:
+        raise RatesRefused(["the ZIP holds no files"])
+    return files
+
+
 class _Errors:
     """The first MAX_ERRORS errors, and how many more there were."""
 
@@ -173,6 +227,7 @@ def _row_errors(header: list[str], row: list[str], line: int, seen: dict[tuple, 
         return [f"line {line}: {exc}"]
     key = rate_version_key(rate)
     if key in seen:
-        return [f'line {line}, column "prefix": repeats line {seen[key]} (same prefix, effective_from, day_type and window)']
+        return [f'line {line}, column "prefix": repeats line {seen[key]} (same prefix, effective_from, day_type and '
+                f'window){REPEAT_HINT}']
     seen[key] = line
     return []

@@ -17,13 +17,18 @@ from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 
-from pipeline.alerts.definition import AlertIn
+from pipeline.alerts.store import current_blocks, lift, recent_events
 from pipeline.api import service
 from pipeline.api.auth import api_caller, backend_of
-from pipeline.api.errors import NotFound
+from pipeline.api.clickhouse_store import ClickHouseCalls
+from pipeline.api.errors import NotFound, Refused
+from pipeline.api.portal import manager, posted, render
 from pipeline.api.stores import Backend
 from pipeline.api.visibility import Caller, sees_account
+from pipeline.schemas.alerts import AlertIn
+from pipeline.schemas.validation_errors import describe_validation_error
 
 router = APIRouter()
 CallerDep = Annotated[Caller, Depends(api_caller)]
@@ -42,24 +47,16 @@ class KafkaClickHouseAlerts:
     """Production: events from ClickHouse alert_events, blocks from the alert_blocks topic."""
 
     def __init__(self, settings) -> None:
-        from pipeline.api.clickhouse_store import ClickHouseCalls
-
         self.settings = settings
         self._clickhouse = ClickHouseCalls(settings)  # its per-thread client
 
     def events(self, limit, owners, targets) -> list[dict]:
-        from pipeline.alerts.store import recent_events
-
         return recent_events(self._clickhouse._client(), self.settings.clickhouse_database, limit, owners, targets)
 
     async def blocks(self) -> list[dict]:
-        from pipeline.alerts.store import current_blocks
-
         return await current_blocks(self.settings)
 
     async def lift(self, alert_id, account, by) -> None:
-        from pipeline.alerts.store import lift
-
         await lift(self.settings, alert_id, account, by)
 
 
@@ -129,11 +126,6 @@ async def put_alert(id: str, body: dict[str, Any], caller: CallerDep, backend: B
 
 
 def _parse_alert(fields: dict) -> AlertIn:
-    from pydantic import ValidationError
-
-    from pipeline.api.errors import Refused
-    from pipeline.cdr.decode import describe_validation_error
-
     try:
         return AlertIn.model_validate({**fields, "kind": "alert"})
     except ValidationError as exc:
@@ -174,8 +166,6 @@ async def _lift(backend: Backend, caller: Caller, alert_id: str, account: str) -
 
 @router.get("/alerts", response_class=HTMLResponse, include_in_schema=False)
 async def alerts_page(request: Request) -> HTMLResponse:
-    from pipeline.api.portal import manager, render
-
     caller, csrf = manager(request)
     backend = backend_of(request)
     owners, targets = event_filter(backend, caller)
@@ -192,8 +182,6 @@ async def alerts_page(request: Request) -> HTMLResponse:
 
 @router.post("/alerts/lift", include_in_schema=False)
 async def lift_from_portal(request: Request) -> Response:
-    from pipeline.api.portal import manager, posted
-
     caller, csrf = manager(request)
     form = await posted(request, csrf)
     await _lift(backend_of(request), caller, str(form.get("alert", "")), str(form.get("account", "")))

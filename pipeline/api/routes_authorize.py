@@ -14,6 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel
 
 from pipeline.api.auth import api_caller, backend_of, bearer
+from pipeline.api.authorizer import NoAnswer
 from pipeline.api.errors import ApiError, NotFound
 from pipeline.api.stores import Backend
 from pipeline.api.visibility import Caller
@@ -65,7 +66,6 @@ def switch_or_caller(request: Request, credentials: HTTPAuthorizationCredentials
                         504: {"description": "the authorizer did not answer in time"}})
 async def authorize(body: AuthorizeRequest, caller: Annotated[Caller | str, Depends(switch_or_caller)],
                     backend: Annotated[Backend, Depends(backend_of)]):
-    from pipeline.api.authorizer import NoAnswer
 
     if isinstance(caller, str):  # a switch
         if caller != body.server_id:

@@ -25,7 +25,6 @@ from pipeline.api.errors import NotFound, Refused
 from pipeline.api.models import DecimalText, Name, Ref
 from pipeline.api.stores import Backend
 from pipeline.api.visibility import Caller, sees_card, sees_card_group
-from pipeline.api.writes import WriteRefused, check_write
 from pipeline.cards.batch import (
     Batch,
     CardRefused,
@@ -33,8 +32,9 @@ from pipeline.cards.batch import (
     change_state,
     generate,
 )
-from pipeline.cards.records import CardGroupIn, CardIn
-from pipeline.cdr.decode import describe_validation_error
+from pipeline.reference.publish import WriteRefused, check_write
+from pipeline.schemas.cards import CardGroupIn, CardIn
+from pipeline.schemas.validation_errors import describe_validation_error
 
 router = APIRouter(prefix="/v1")
 CallerDep = Annotated[Caller, Depends(api_caller)]

@@ -11,17 +11,22 @@ from typing import Any
 from pydantic import ValidationError
 
 from pipeline.api import visibility as view
+from pipeline.api.block_reason import LiveBalances, current_state, reason_text
 from pipeline.api.errors import NotFound, Refused
 from pipeline.api.models import check_day
 from pipeline.api.queries import Period
 from pipeline.api.rates_upload import RatesRefused, parse_rates
 from pipeline.api.stores import Backend
 from pipeline.api.visibility import Caller, Scope
-from pipeline.api.writes import WriteRefused, check_write
-from pipeline.cdr.decode import describe_validation_error
-from pipeline.rating.book import Record
-from pipeline.rating.reference import AccountIn, DidIn, ProviderIn, TariffIn
+from pipeline.invoices.issuer import IssuerDetails, PrefixTaken, check_logo
+from pipeline.invoices.prefixes import check_prefix, prefix_holders
+from pipeline.reference.decks import parse_mapping
+from pipeline.reference.publish import WriteRefused, check_write
+from pipeline.reference.records import Record
+from pipeline.rerate.scope import ScopeError
 from pipeline.schemas.payment import PaymentIn
+from pipeline.schemas.reference import AccountIn, DidIn, ProviderIn, TariffIn
+from pipeline.schemas.validation_errors import describe_validation_error
 
 MAX_PERIOD_DAYS = 400
 MODELS = {"account": AccountIn, "tariff": TariffIn, "provider": ProviderIn, "did": DidIn}
@@ -73,6 +78,10 @@ async def put_account(backend: Backend, caller: Caller, account_id: str, fields:
         # the switch is the admin's to choose (ownership._server_rule): a reseller's write that
         # leaves it out (his portal form has no such field) keeps it rather than resetting it
         fields = {**fields, "server": existing.server}
+    if existing is not None and fields.get("archived") is None:  # archiving is an act of its own
+        fields = {**fields, "archived": existing.archived}
+    if existing is not None and fields.get("allow_own_domain") is None:  # a portal form without the box
+        fields = {**fields, "allow_own_domain": existing.allow_own_domain}
     record = parse_record("account", {k: v for k, v in fields.items() if v is not None or k == "credit_limit"}
                           | {"id": account_id})
     await write(backend, caller, [record], "put account")
@@ -86,9 +95,11 @@ def tariff(backend: Backend, caller: Caller, tariff_id: str) -> TariffIn:
     return shown(found, view.sees_tariff(caller, backend.live.book, found))
 
 
-def tariffs(backend: Backend, caller: Caller) -> list[TariffIn]:
+def tariffs(backend: Backend, caller: Caller, include_archived: bool = False) -> list[TariffIn]:
+    """The tariffs the caller sees; archived ones only when asked (they are given to nothing new)."""
     book = backend.live.book
-    return sorted((t for t in book.tariffs() if view.sees_tariff(caller, book, t)), key=lambda t: t.id)
+    return sorted((t for t in book.tariffs() if view.sees_tariff(caller, book, t)
+                   and (include_archived or not t.archived)), key=lambda t: t.id)
 
 
 def rate_count(backend: Backend, tariff_id: str) -> int:
@@ -99,6 +110,8 @@ def rate_count(backend: Backend, tariff_id: str) -> int:
 async def put_tariff(backend: Backend, caller: Caller, tariff_id: str, fields: dict[str, Any]) -> TariffIn:
     existing = backend.live.book.tariff(tariff_id)
     hidden = existing is not None and not view.sees_tariff(caller, backend.live.book, existing)
+    if existing is not None and fields.get("archived") is None:  # archiving is an act of its own
+        fields = {**fields, "archived": existing.archived}
     return await _put_owned(backend, caller, "tariff", tariff_id, fields, hidden)
 
 
@@ -114,13 +127,15 @@ async def _put_owned(backend: Backend, caller: Caller, kind: str, record_id: str
 
 
 async def put_rates(backend: Backend, caller: Caller, tariff_id: str, data: bytes,
-                    rates: tuple | None = None) -> TariffIn:
-    """Replaces every rate of an existing tariff with the CSV's (`rates`: already parsed from it)."""
+                    rates: tuple | None = None, layout: str | None = None, mapping: list[str] | None = None,
+                    rating_plan: str | None = None) -> TariffIn:
+    """Replaces every rate of an existing tariff with the CSV's (`rates`: already parsed from it),
+    or with a deck's in another `layout` (pipeline/reference/decks; `mapping`: COLUMN=FIELD items)."""
     header = tariff(backend, caller, tariff_id)
     if rates is None:
-        try:
-            rates = await parse_rates(data)  # in a child process: seconds of CPU for a big file
-        except RatesRefused as exc:
+        try:  # in a child process: seconds of CPU for a big file
+            rates = await parse_rates(data, layout, parse_mapping(mapping or []), rating_plan)
+        except (RatesRefused, ValueError) as exc:  # ValueError: a --map item that is not COLUMN=FIELD
             raise Refused(str(exc)) from None
     record = header.model_copy(update={"rates": rates})
     await write(backend, caller, [record], f"put {len(rates)} rates")
@@ -151,12 +166,25 @@ def dids(backend: Backend, caller: Caller) -> list[DidIn]:
 
 
 async def put_did(backend: Backend, caller: Caller, number: str, fields: dict[str, Any]) -> DidIn:
+    """`fields` as sent: `reseller` and `user` say the assignment (absent or null: none; a reseller's
+    own DID stays his). What the body leaves out is kept: `rates` (the admin's: a reseller cannot
+    send them changed anyway), `tariff`, and `owner_rate` while the DID stays with the same
+    reseller and a user of his (an explicit null drops it)."""
     existing = backend.live.book.did(number)
     if not caller.is_admin and not view.sees_did(caller, existing):
         raise NotFound()  # only the admin creates DIDs; a reseller assigns his own
+    given = set(fields)
     fields = {k: v for k, v in fields.items() if v is not None}
     if caller.role == "reseller":
         fields.setdefault("reseller", caller.account)
+    if existing is not None:
+        fields.setdefault("tariff", existing.tariff)
+        if "rates" not in given:
+            fields["rates"] = existing.rates
+        keeps_owner = fields.get("user") is not None and fields.get("reseller") == existing.reseller
+        if "owner_rate" not in given and existing.owner_rate is not None and keeps_owner:
+            fields["owner_rate"] = existing.owner_rate
+    fields = {k: v for k, v in fields.items() if v is not None}
     record = parse_record("did", {**fields, "number": number})
     await write(backend, caller, [record], "put did")
     return record
@@ -164,7 +192,10 @@ async def put_did(backend: Backend, caller: Caller, number: str, fields: dict[st
 
 # money ------------------------------------------------------------------------------------------
 
-async def pay(backend: Backend, caller: Caller, account_id: str, amount: str, payment_id: str | None) -> dict:
+async def pay(backend: Backend, caller: Caller, account_id: str, amount: str, payment_id: str | None,
+              kind: str = "payment", reason: str = "") -> dict:
+    """A payment, refund or correction (pipeline/schemas/payment.py) by the account's parent: the
+    admin for anyone, a reseller for his users. A reseller's own balance is topped up by the admin."""
     target = account(backend, caller, account_id)
     if caller.role == "user" or target.id == caller.account:
         raise Refused(f'account: {caller.role} "{caller.account}" may not record payments for "{target.id}"; '
@@ -173,25 +204,44 @@ async def pay(backend: Backend, caller: Caller, account_id: str, amount: str, pa
         raise Refused("account: the admin has no balance")
     try:  # the payment stage's own rule: what it would refuse as bad_payment never gets a 201
         checked = PaymentIn.model_validate({"id": payment_id or str(uuid.uuid4()), "account": target.id,
-                                            "amount": amount})
+                                            "amount": amount, "kind": kind, "reason": reason})
     except ValidationError as exc:
         raise Refused(describe_validation_error(exc)) from None
-    payment = {"id": checked.id, "account": checked.account, "amount": str(checked.amount)}
+    refund_problem = refund_limit(checked, backend.live.balance(target.id),
+                                  backend.live.held.get(target.id, Decimal(0)))
+    if refund_problem:
+        raise Refused(refund_problem)
+    payment = checked.published()
     await backend.writer.publish_payment(payment)
-    await audit(backend, caller, "payment", f"account {target.id}", f"{payment['id']} {checked.amount}")
+    await audit(backend, caller, checked.kind, f"account {target.id}",
+                f"{payment['id']} {checked.delta}" + (f" {checked.reason}" if checked.reason else ""))
     return payment
+
+
+def refund_limit(payment: PaymentIn, balance: Decimal, held: Decimal = Decimal(0)) -> str | None:
+    """A refund gives back unused credit: at most the balance as this instance sees it now, less
+    what running calls hold of it. (The pipeline applies an accepted refund exactly as given: a call
+    ending in between may leave the balance a little lower, as any call may.) Corrections have no
+    such limit: they fix booking errors, either way."""
+    unused = balance - held
+    if payment.kind == "refund" and payment.amount > unused:
+        held_words = f" less {held} held by running calls" if held else ""
+        return (f"amount: a refund gives back unused credit, at most the balance {balance}{held_words} of "
+                f'"{payment.account}" (got "{payment.amount}"); use kind "correction" to fix a booking error')
+    return None
 
 
 def balance(backend: Backend, caller: Caller, account_id: str) -> dict:
     found = account(backend, caller, account_id)
     if found.type == "admin":
         raise NotFound()
-    state = backend.live.states.get(found.id, {})
     tariff_header = backend.live.book.tariff(found.tariff) if found.tariff else None
+    # the switch's state, and why as true now (the guard's recorded reason may be that of the flip)
+    balances = LiveBalances(backend.live.balances)
+    state, reason = current_state(backend.live.book, balances, found, backend.live.states.get(found.id))
     return {"account": found.id, "balance": str(backend.live.balance(found.id)),
-            "currency": tariff_header.currency if tariff_header else "EUR",
-            "state": state.get("state", "blocked" if found.blocked else "active"),
-            "reason": state.get("reason", "manual" if found.blocked else "ok"),
+            "currency": tariff_header.currency if tariff_header else "EUR", "state": state, "reason": reason,
+            "reason_text": reason_text(caller, backend.live.book, balances, found, reason),
             **held_and_free(found, backend.live.balance(found.id), backend.live.held.get(found.id, Decimal(0)))}
 
 
@@ -249,8 +299,6 @@ def issuer_details(backend: Backend, caller: Caller) -> dict[str, Any]:
 async def put_branding(backend: Backend, caller: Caller, fields: dict[str, Any],
                        logo: tuple[bytes, str] | None) -> None:
     """Invoice details (validated by the invoices' own model) and, when given, a checked logo."""
-    from pipeline.invoices.issuer import IssuerDetails, PrefixTaken, check_logo
-    from pipeline.invoices.prefixes import check_prefix, prefix_holders
 
     manager_only(caller)
     try:
@@ -278,7 +326,6 @@ async def put_branding(backend: Backend, caller: Caller, fields: dict[str, Any],
 async def put_logo(backend: Backend, caller: Caller, account_id: str, data: bytes, content_type: str) -> None:
     """An issuer's logo (a reseller's own, or the admin's for any issuer): a real PNG or SVG of
     at most 256 KiB (pipeline.invoices.logo), else 422; anyone else's account is 404."""
-    from pipeline.invoices.issuer import check_logo
 
     manager_only(caller)
     target = backend.live.book.account(account_id)
@@ -296,7 +343,6 @@ async def put_logo(backend: Backend, caller: Caller, account_id: str, data: byte
 async def rerate(backend: Backend, caller: Caller, first, last, account: str | None, reseller: str | None,
                  dry_run: bool, run_id: str | None) -> dict:
     """The admin's re-rating (pipeline/rerate): for anyone else it does not exist."""
-    from pipeline.rerate.scope import ScopeError
 
     if caller.role != "admin" or backend.rerater is None:
         raise NotFound()

@@ -10,9 +10,9 @@ from typing import Any, Protocol
 
 from pipeline.api.config import ApiConfig
 from pipeline.api.live import LiveData
-from pipeline.api.queries import Period
+from pipeline.api.queries import CallFilter, Period
 from pipeline.api.visibility import Scope
-from pipeline.rating.book import Record
+from pipeline.reference.records import Record
 from pipeline.reports.run import Table
 
 
@@ -39,7 +39,18 @@ class Writer(Protocol):
 class CallStore(Protocol):
     """Reads of rated calls, always within a Scope (the tenant filter)."""
 
-    def calls(self, scope: Scope, period: Period, limit: int, offset: int, dst_prefix: str | None) -> Table: ...
+    def calls(self, scope: Scope, period: Period, limit: int, offset: int, dst_prefix: str | None,
+              filters: CallFilter | None = None) -> Table: ...
+
+    def totals(self, scope: Scope, period: Period, dst_prefix: str | None,
+               filters: CallFilter | None = None) -> Table:
+        """queries.call_totals: per currency, the filtered calls' counts and price sums."""
+
+    def latest(self, scope: Scope, within: Period) -> Any:
+        """The newest call's start (an aware datetime) in the scope within the period, or None."""
+
+    def user_stats(self, scope: Scope, period: Period) -> Table:
+        """queries.user_stats: per account (the admin: per reseller and account) and currency."""
 
     def stats(self, scope: Scope, period: Period, by_destination: bool) -> Table: ...
 

@@ -1,4 +1,4 @@
-"""Who sees what (DOMAIN.md "What each party may see"), as pure functions of the reference book.
+"""Who sees what (docs/domain.md "What each party may see"), as pure functions of the reference book.
 
 Everything outside a caller's view is answered as if it did not exist (404), so these functions
 say "visible or not" and never why. The admin sees everything; a reseller himself, his users, his
@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pipeline.rating.book import ReferenceBook
-from pipeline.rating.reference import ADMIN_ID, AccountIn, DidIn, ProviderIn, TariffIn
+from pipeline.reference.book import ReferenceBook
+from pipeline.schemas.reference import ADMIN_ID, AccountIn, DidIn, ProviderIn, TariffIn
 
 Role = Literal["admin", "reseller", "user"]
 
@@ -26,11 +26,12 @@ class Caller:
 
 
 def caller_of(book: ReferenceBook, account_id: str) -> Caller | None:
-    """The caller an authenticated account id acts as; None when the account no longer exists."""
+    """The caller an authenticated account id acts as; None when the account no longer exists or is
+    archived (its sessions and tokens stop working at once, on every instance)."""
     if account_id == ADMIN_ID:
         return Caller(ADMIN_ID, "admin")
     account = book.account(account_id)
-    if account is None:
+    if account is None or account.archived:
         return None
     return Caller(account.id, account.type)
 
@@ -76,6 +77,15 @@ def sees_card_group(caller: Caller, group) -> bool:
 
 def sees_card(caller: Caller, book: ReferenceBook, card) -> bool:
     return card is not None and sees_card_group(caller, book.card_group(card.group))
+
+
+def sees_device(caller: Caller, book: ReferenceBook, device) -> bool:
+    """A device is seen by whoever manages the account it calls as: the admin, and the reseller of
+    that user (or the reseller himself); a user sees none (what his switch knows of him is his
+    reseller's to set)."""
+    if device is None or caller.role == "user":
+        return False
+    return caller.role == "admin" or sees_account(caller, book.account(device.account))
 
 
 def visible_accounts(caller: Caller, book: ReferenceBook) -> list[AccountIn]:

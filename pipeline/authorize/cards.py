@@ -14,8 +14,8 @@ from decimal import Decimal
 
 import orjson
 
-from pipeline.authorize.request import AuthorizeRequest, refusal, Answer
-from pipeline.cards.records import expires_at, pin_matches
+from pipeline.authorize.request import Answer, AuthorizeRequest, refusal
+from pipeline.schemas.cards import expires_at, pin_matches
 
 WRONG_PINS, WRONG_PIN_WINDOW_MS, LOCK_MS = 3, 600_000, 3_600_000
 KEY_PREFIX = b"card:"
@@ -35,7 +35,7 @@ class CardUse:
         return orjson.dumps(self.__dict__)
 
     @classmethod
-    def from_json(cls, raw: bytes | None) -> "CardUse":
+    def from_json(cls, raw: bytes | None) -> CardUse:
         return cls(**orjson.loads(raw)) if raw else cls()
 
 

@@ -40,6 +40,7 @@ class CallHold:
     state: str = LIVE
     settling: dict[str, tuple[int, int]] = field(default_factory=dict)  # account -> cdr.rated (partition, offset)
     asked: int = 1  # times the question was asked (a retransmission re-sends the same answer)
+    device: str = ""  # the device the caller was found by: the call counts against its call_limit
 
     def to_json(self) -> bytes:
         return orjson.dumps({
@@ -47,14 +48,16 @@ class CallHold:
             "holds": {a: str(v) for a, v in self.holds.items()}, "at_ms": self.at_ms,
             "expires_ms": self.expires_ms, "state": self.state,
             "settling": {a: list(v) for a, v in self.settling.items()}, "asked": self.asked,
+            "device": self.device,
         })
 
     @classmethod
-    def from_json(cls, raw: bytes) -> "CallHold":
+    def from_json(cls, raw: bytes) -> CallHold:
         data = orjson.loads(raw)
         return cls(data["key"], data["account"], data["reseller"], data["answer"],
                    {a: Decimal(v) for a, v in data["holds"].items()}, data["at_ms"], data["expires_ms"],
-                   data["state"], {a: (v[0], v[1]) for a, v in data["settling"].items()}, data["asked"])
+                   data["state"], {a: (v[0], v[1]) for a, v in data["settling"].items()}, data["asked"],
+                   data.get("device", ""))  # records written before devices have none
 
 
 class HoldBook:
@@ -65,6 +68,7 @@ class HoldBook:
         self.held: dict[str, Decimal] = {}
         self.running: Counter[str] = Counter()  # account -> running calls
         self.reseller_running: Counter[str] = Counter()
+        self.device_running: Counter[str] = Counter()  # device id -> running calls made through it
         self.watermarks: dict[str, dict[int, int]] = {}  # account -> the ledger's cdr.rated offsets applied
         self._settling_of: dict[str, set[str]] = {}  # account -> calls waiting for his ledger
         self._expiry: list[tuple[int, str]] = []
@@ -91,6 +95,8 @@ class HoldBook:
             self.running[record.account] += 1
             if record.reseller:
                 self.reseller_running[record.reseller] += 1
+            if record.device:
+                self.device_running[record.device] += 1
             heapq.heappush(self._expiry, (record.expires_ms, record.key))
 
     # --- settling ---------------------------------------------------------------------------------
@@ -160,6 +166,10 @@ class HoldBook:
             self.reseller_running[record.reseller] -= 1
             if self.reseller_running[record.reseller] <= 0:
                 del self.reseller_running[record.reseller]
+        if record.device:
+            self.device_running[record.device] -= 1
+            if self.device_running[record.device] <= 0:
+                del self.device_running[record.device]
 
     def _release(self, record: CallHold, account: str) -> None:
         amount = record.holds.pop(account)

@@ -13,6 +13,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from pipeline.schemas import dialled
+from pipeline.schemas.device_keys import DeviceKeys, ip_text
+
 # reason -> (SIP code the switch should answer, MOR's hangup cause)
 REFUSALS: dict[str, tuple[int, int | None]] = {
     "unknown_account": (403, 200),
@@ -48,7 +51,12 @@ class AuthorizeRequest(BaseModel):
     dst: Annotated[str, Field(min_length=1, max_length=128)]
     src: Short = ""
     did: Short = ""
-    device: Short = ""
+    device: Short = ""  # a device's id (README "Devices"), when the switch knows it
+    # what the switch knows of a caller without an account, matched against the devices as a CDR's
+    # `device` is (pipeline/reference/devices.py)
+    sip_user: Short = ""
+    ip: Short = ""
+    accountcode: Short = ""
     card: Short = ""
     pin: Annotated[str, Field(max_length=32)] = ""
     setup_time: datetime | None = None
@@ -58,6 +66,17 @@ class AuthorizeRequest(BaseModel):
     def _printable(cls, value: str) -> str:
         if not value.isprintable() or "/" in value:
             raise ValueError("must be printable text without '/'")
+        return value
+
+    @field_validator("ip")
+    @classmethod
+    def _an_address(cls, value: str) -> str:
+        return ip_text(value) if value.strip() else ""
+
+    @field_validator("dst")
+    @classmethod
+    def _dialled(cls, value: str) -> str:
+        dialled.dialled(value)  # refuses only what is nothing at all; the text is kept as asked
         return value
 
     @field_validator("setup_time")
@@ -80,6 +99,23 @@ class AuthorizeRequest(BaseModel):
         return _NON_DIGITS.sub("", self.dst)
 
     @property
+    def dst_dialled(self) -> str:
+        """The destination as rating reads it: a number's digits, or a code as dialled, which only
+        an explicit code rate prices (pipeline/schemas/dialled.py)."""
+        return dialled.dialled(self.dst)
+
+    @property
+    def device_keys(self) -> DeviceKeys | None:
+        """The caller's device keys, None when the request gives none."""
+        if not (self.sip_user or self.ip or self.accountcode):
+            return None
+        return DeviceKeys(sip_user=self.sip_user or None, ip=self.ip or None, accountcode=self.accountcode or None)
+
+    @property
+    def names_a_device(self) -> bool:
+        return bool(self.device or self.sip_user or self.ip or self.accountcode)
+
+    @property
     def did_digits(self) -> str:
         return _NON_DIGITS.sub("", self.did)
 
@@ -97,6 +133,7 @@ class Answer:
     balance: Decimal | None  # the caller's free balance before this call's hold (None: unlimited)
     detail: str = ""
     mor_override: int | None = None  # a refusal whose MOR cause is not its reason's (no PIN: 227)
+    device: str = ""  # the device the caller was found by (its calls count against its call_limit)
 
     @property
     def sip_code(self) -> int | None:
@@ -118,7 +155,7 @@ class Answer:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> "Answer":
+    def from_json(cls, data: dict) -> Answer:
         balance = data.get("balance")
         answer = cls(data["allowed"], data["max_seconds"], data["reason"], data["account"], data["currency"],
                      {a: Decimal(v) for a, v in data["holds"].items()},

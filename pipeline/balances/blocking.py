@@ -1,10 +1,14 @@
-"""The balance guard's rules (DOMAIN.md "Blocking"), pure: who is blocked, why, on which switch."""
+"""The balance guard's rules (docs/domain.md "Blocking"), pure: who is blocked, why, on which switch."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Set as AbstractSet
+from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from decimal import Decimal
 
+from pipeline.schemas.reference import AccountIn, DidIn
+
+AccountLookup = Callable[[str], AccountIn | None]  # account id -> account (the reference book)
 BLOCKED, ACTIVE = "blocked", "active"
 _ZERO = Decimal(0)
 # a reseller "pinned" to the global server is served by the installation default
@@ -15,14 +19,16 @@ _GLOBAL_SERVERS = (None, "", "global")
 class AccountState:
     account: str
     state: str  # "blocked" | "active"
-    reason: str  # "balance" | "credit_limit" | "manual" | "reseller_blocked" | "ok"
+    reason: str  # "balance" | "credit_limit" | "manual" | "alert" | "archived" | "reseller_blocked" | "ok"
     server: str
     reseller: str
 
 
-def own_block_reason(account, balance: Decimal, alerted: bool = False) -> str | None:
+def own_block_reason(account: AccountIn, balance: Decimal, alerted: bool = False) -> str | None:
     """Why the account is blocked on its own (not through an ancestor), or None. `alerted`: an
     alert blocks it (pipeline/alerts/blocks.py), until lifted."""
+    if getattr(account, "archived", False):  # kept for its calls and invoices, never to call again
+        return "archived"
     if account.blocked:
         return "manual"
     if alerted and account.type != "admin":
@@ -36,7 +42,7 @@ def own_block_reason(account, balance: Decimal, alerted: bool = False) -> str | 
     return None
 
 
-def evaluate(account_id: str, lookup: Callable[[str], object], balances: Mapping[str, Decimal],
+def evaluate(account_id: str, lookup: AccountLookup, balances: Mapping[str, Decimal],
              default_server: str, alerted: AbstractSet[str] = frozenset()) -> AccountState | None:
     """The effective state of an account; None for the admin and for unknown (deleted) accounts.
     `alerted`: the accounts an alert blocks now."""
@@ -59,7 +65,7 @@ def evaluate(account_id: str, lookup: Callable[[str], object], balances: Mapping
     )
 
 
-def _ancestors(account, lookup) -> list:
+def _ancestors(account: AccountIn, lookup: AccountLookup) -> list[AccountIn]:
     chain, seen = [], {account.id}
     parent = account.parent
     while parent and parent not in seen:
@@ -72,26 +78,26 @@ def _ancestors(account, lookup) -> list:
     return chain
 
 
-def _serving_server(chain: list, default_server: str) -> str:
+def _serving_server(chain: list[AccountIn], default_server: str) -> str:
     for account in chain:
-        if account.server not in _GLOBAL_SERVERS:
+        if account.server not in _GLOBAL_SERVERS and account.server is not None:
             return account.server
     return default_server
 
 
-DID_KEY_PREFIX = "did:"  # switch.control key of a DID whose state follows its owner's (DOMAIN.md "DIDs")
+DID_KEY_PREFIX = "did:"  # switch.control key of a DID whose state follows its owner's (docs/domain.md "DIDs")
 
 
 def did_key(number: str) -> str:
     return DID_KEY_PREFIX + number
 
 
-def blocks_with_owner(did) -> bool:
+def blocks_with_owner(did: DidIn) -> bool:
     """A DID may not be used while its owner is blocked when receiving a call costs him money."""
     return did.owner is not None and did.owner_pays.charges
 
 
-def evaluate_did(did, lookup: Callable[[str], object], balances: Mapping[str, Decimal],
+def evaluate_did(did: DidIn, lookup: AccountLookup, balances: Mapping[str, Decimal],
                  default_server: str, alerted: AbstractSet[str] = frozenset()) -> AccountState:
     """The DID's entry on switch.control: its owner's state and reason while receiving a call costs
     the owner money; otherwise (free for him, unassigned, owner gone) always active."""
@@ -104,9 +110,9 @@ def evaluate_did(did, lookup: Callable[[str], object], balances: Mapping[str, De
     return AccountState(key, owner.state, owner.reason, owner.server, owner.reseller)
 
 
-def dids_by_owner(dids: Iterable) -> dict[str, list]:
+def dids_by_owner(dids: Iterable[DidIn]) -> dict[str, list[DidIn]]:
     """Owner id -> the DIDs he holds (GuardState.dids_of), built once per change of the DIDs."""
-    index: dict[str, list] = {}
+    index: dict[str, list[DidIn]] = {}
     for did in dids:
         if did.owner is not None:
             index.setdefault(did.owner, []).append(did)

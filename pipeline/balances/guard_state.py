@@ -2,11 +2,13 @@
 was last published, which signals to publish now."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Set as AbstractSet
+from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from pipeline.balances.blocking import DID_KEY_PREFIX, AccountState, did_key, evaluate, evaluate_did
+from pipeline.balances.blocking import DID_KEY_PREFIX, AccountLookup, AccountState, did_key, evaluate, evaluate_did
+from pipeline.schemas.reference import DidIn
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,13 +20,13 @@ class Published:
 
 @dataclass
 class GuardState:
-    lookup: Callable[[str], object]  # account id -> account (the reference book)
+    lookup: AccountLookup  # account id -> account (the reference book)
     children: Callable[[str], Iterable[str]]  # account id -> ids of accounts whose parent it is
     default_server: str
-    # DIDs (DOMAIN.md "DIDs"): owner id -> the DIDs he holds, and number -> DID; both from the
+    # DIDs (docs/domain.md "DIDs"): owner id -> the DIDs he holds, and number -> DID; both from the
     # reference book. Without them the guard publishes no `did:NUMBER` entries.
-    dids_of: Callable[[str], Iterable[object]] = lambda account: ()
-    did: Callable[[str], object | None] = lambda number: None
+    dids_of: Callable[[str], Iterable[DidIn]] = lambda account: ()
+    did: Callable[[str], DidIn | None] = lambda number: None
     balances: dict[str, Decimal] = field(default_factory=dict)
     seqs: dict[str, int] = field(default_factory=dict)
     published: dict[str, Published] = field(default_factory=dict)

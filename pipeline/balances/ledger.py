@@ -45,7 +45,7 @@ class Ledger:
         })
 
     @classmethod
-    def from_json(cls, raw: bytes | None) -> "Ledger":
+    def from_json(cls, raw: bytes | None) -> Ledger:
         if not raw:
             return cls()
         data = orjson.loads(raw)

@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal
 
-from pipeline.cards.records import (
+from pipeline.reference.book import ReferenceBook
+from pipeline.schemas.cards import (
     PIN_SPACE_SHARE,
     CardGroupIn,
     CardIn,
@@ -27,8 +28,7 @@ from pipeline.cards.records import (
     expires_at,
     hash_pin,
 )
-from pipeline.rating.book import ReferenceBook
-from pipeline.rating.reference import AccountIn
+from pipeline.schemas.reference import AccountIn
 
 FACE_PAYMENT_PREFIX = "card-face:"
 CSV_HEADER = "number,pin,balance"

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from decimal import Decimal
 
 import click
 
+from pipeline.cards.batch import CardRefused, card_row, change_state
+from pipeline.cards.batch import generate as make_batch
+from pipeline.cards.publish import current_book, publish_payments, publish_records
+from pipeline.control_topic import current_balances
+from pipeline.logging_setup import setup_logging
+from pipeline.reference.publish import ApplyError
 from pipeline.settings import Settings
 
 
@@ -25,12 +32,6 @@ def cards() -> None:
 @click.option("--count", required=True, type=click.IntRange(min=1), help="how many cards")
 @click.option("--sold", is_flag=True, help="the cards are sold at once (default: new, not usable until sold)")
 def generate(group: str, count: int, sold: bool) -> None:
-    from pipeline.cards.batch import CardRefused
-    from pipeline.cards.batch import generate as make_batch
-    from pipeline.cards.publish import current_book, publish_payments, publish_records
-    from pipeline.logging_setup import setup_logging
-    from pipeline.reference_apply import ApplyError
-
     settings = Settings()
     setup_logging("WARNING")
 
@@ -54,11 +55,6 @@ def generate(group: str, count: int, sold: bool) -> None:
 def _state_command(action: str, help_text: str):
     @click.argument("numbers", nargs=-1, required=True)
     def command(numbers: tuple[str, ...]) -> None:
-        from pipeline.cards.batch import CardRefused, change_state
-        from pipeline.cards.publish import current_book, publish_records
-        from pipeline.logging_setup import setup_logging
-        from pipeline.reference_apply import ApplyError
-
         settings = Settings()
         setup_logging("WARNING")
 
@@ -84,12 +80,6 @@ _state_command("unblock", "Unblock NUMBERs: they are sold (usable) again.")
 @cards.command("list", help="The cards of GROUP: number, state, balance (never a PIN).")
 @click.argument("group")
 def list_cards(group: str) -> None:
-    from decimal import Decimal
-
-    from pipeline.cards.batch import card_row
-    from pipeline.cards.publish import current_book
-    from pipeline.control_topic import current_balances
-
     settings = Settings()
     book = asyncio.run(current_book(settings))
     if book.card_group(group) is None:

@@ -9,20 +9,18 @@ import asyncio
 
 import orjson
 
-from pipeline.rating.book import ReferenceBook
-from pipeline.rating.ownership import check_records
-from pipeline.rating.reference import ADMIN_ID
-from pipeline.reference_apply import ApplyError, Located, current_book, publish
-from pipeline.runtime.clients import KafkaClients
+from pipeline.kafka.clients import KafkaClients
+from pipeline.kafka.topics import BALANCE_PAYMENTS
+from pipeline.reference.book import ReferenceBook
+from pipeline.reference.publish import Located, current_book, publish, refuse_broken
+from pipeline.schemas.reference import ADMIN_ID
 from pipeline.settings import Settings
 
 
 async def publish_records(settings: Settings, book: ReferenceBook, records: list, writer: str = ADMIN_ID) -> None:
     """All of them or none; raises ApplyError naming every broken rule."""
     located = [Located("cards", number, record) for number, record in enumerate(records, start=1)]
-    problems = check_records(records, book, writer)
-    if problems:
-        raise ApplyError([f"{located[p.position].where()}: {p.rule}" for p in problems])
+    refuse_broken(book, located, writer)
     await publish(settings, located)
 
 
@@ -32,7 +30,7 @@ async def publish_payments(settings: Settings, payments: list[dict[str, str]] | 
     producer = KafkaClients(settings).producer(linger_ms=20)
     await producer.start()
     try:
-        topic = settings.topic("balance.payments")
+        topic = settings.topic(BALANCE_PAYMENTS)
         sent = [await producer.send(topic, orjson.dumps(p), key=p["account"].encode()) for p in payments]
         await asyncio.gather(*sent)
     finally:

@@ -1,11 +1,11 @@
 """Turning the bytes a switch wrote into a validated CdrIn, or a reason why not."""
 from __future__ import annotations
 
-
 from pydantic import ValidationError
 
 from pipeline.schemas import avro
 from pipeline.schemas.cdr import CdrIn
+from pipeline.schemas.validation_errors import MAX_ECHO_CHARS, cut, describe_validation_error
 
 
 class CdrError(Exception):
@@ -43,7 +43,7 @@ def _from_json(payload: bytes) -> CdrIn:
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         if first["type"] == "json_invalid":
-            raise CdrError("bad_json", f"not valid JSON: {_cut(first['msg'], 4 * MAX_ECHO_CHARS)}") from None
+            raise CdrError("bad_json", f"not valid JSON: {cut(first['msg'], 4 * MAX_ECHO_CHARS)}") from None
         if first["type"] == "model_type" and not first["loc"]:
             got = type(first["input"]).__name__
             raise CdrError("not_an_object", f"a CDR is a JSON object, got {got}") from None
@@ -54,7 +54,7 @@ def _from_avro(payload: bytes) -> CdrIn:
     try:
         obj = avro.decode_framed("cdr.v1", payload, exact=True)
     except Exception as exc:  # fastavro raises many types for garbage input
-        why = _cut(repr(exc), 4 * MAX_ECHO_CHARS)
+        why = cut(repr(exc), 4 * MAX_ECHO_CHARS)
         raise CdrError("bad_avro", f"neither JSON nor Avro of cdr.v1.avsc: {why}") from None
     return _validate({k: v for k, v in obj.items() if v is not None})
 
@@ -64,26 +64,3 @@ def _validate(obj: dict) -> CdrIn:
         return CdrIn.model_validate(obj)
     except ValidationError as exc:
         raise CdrError("schema", describe_validation_error(exc)) from None
-
-
-MAX_ECHO_CHARS = 80  # of an offending input repeated in a detail: pydantic would echo it whole
-MAX_DETAIL_FIELDS = 20  # fields named in one detail; the rest are counted
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """`billsec: must be >= 0 (got -5); account: Field required` — every field, one line. Inputs
-    are echoed cut to MAX_ECHO_CHARS, so a detail stays small whatever the input."""
-    parts = []
-    errors = exc.errors(include_url=False)
-    for error in errors[:MAX_DETAIL_FIELDS]:
-        field = _cut(".".join(str(p) for p in error["loc"]) or "(record)")
-        message = _cut(error["msg"].removeprefix("Value error, "), 4 * MAX_ECHO_CHARS)
-        got = f" (got {_cut(repr(error['input']))})" if error["type"] != "missing" and "(got " not in message else ""
-        parts.append(f"{field}: {message}{got}")
-    if len(errors) > MAX_DETAIL_FIELDS:
-        parts.append(f"and {len(errors) - MAX_DETAIL_FIELDS} more")
-    return "; ".join(parts)
-
-
-def _cut(text: str, limit: int = MAX_ECHO_CHARS) -> str:
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"

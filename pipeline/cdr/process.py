@@ -15,6 +15,7 @@ from pipeline.cdr.decode import CdrError, decode_cdr
 from pipeline.cdr.rated_record import rated_record
 from pipeline.rating.chain import CallToRate, NotRated, RatedCall, rate_call
 from pipeline.rating.did import rate_did_call
+from pipeline.reference.devices import resolve_caller
 from pipeline.schemas import limits, wire
 from pipeline.schemas.cdr import CdrIn
 
@@ -26,6 +27,7 @@ REJECT_REASONS = (
     "empty", "bad_json", "bad_avro", "not_an_object", "schema",
     "unknown_account", "no_tariff", "unknown_tariff", "no_rate", "unknown_provider",
     "broken_chain", "currency_mismatch", "too_old", "out_of_range", "internal_error", "unknown_did",
+    "not_a_number",
 )
 
 # A rejection (or dead letter) must fit the topic whatever it copies: the broker refuses a record
@@ -70,6 +72,7 @@ def process_cdr(key: bytes | None, payload: bytes | None, source: Source, book, 
             raise CdrError("too_old", f"start_time {_utc(cdr.start_time)} is before {_utc(oldest_start)}, the "
                            "oldest start the call dedup window keeps (RATING_DEDUP_DAYS); replay it with the "
                            "explicit override to rate it")
+        cdr = attributed(cdr, book)
         result = rate_cdr(cdr, book)
         if isinstance(result, NotRated):
             raise CdrError(result.reason, result.detail)
@@ -83,6 +86,21 @@ def process_cdr(key: bytes | None, payload: bytes | None, source: Source, book, 
     except Exception as exc:  # a bug must not stop the worker nor lose the CDR
         log.exception("cannot process CDR at %s", source)
         return rejection(key, payload, source, "internal_error", repr(exc))
+
+
+def attributed(cdr: CdrIn, book) -> CdrIn:
+    """The CDR with its caller's account: as it came, or found through its device (README
+    "Devices"); the device's id travels on in the record's `extra` as `device_id`. Raises
+    CdrError unknown_account naming what was tried; a call to a DID whose device matches nothing
+    is a caller from outside, as one with no account at all."""
+    if cdr.account or cdr.device is None or cdr.device.empty:
+        return cdr
+    found = resolve_caller(book, cdr.server_id, cdr.device)
+    if isinstance(found, str):
+        if did_number(cdr) is not None:
+            return cdr
+        raise CdrError("unknown_account", found)
+    return cdr.model_copy(update={"account": found.account, "device_id": found.device.id})
 
 
 def rate_cdr(cdr: CdrIn, book) -> RatedCall | NotRated:

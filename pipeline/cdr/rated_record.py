@@ -10,7 +10,6 @@ from pipeline.rating.chain import Leg, RatedCall
 from pipeline.rating.rated_call import DidLegs
 from pipeline.schemas.cdr import CdrIn
 
-
 FIRST_RATING = 1  # `version` of a call's first rating; a re-rating that changes it adds 1 (pipeline/rerate)
 NO_DID_FIELDS = {"did_owner": "", "did_incoming_price": "0", "did_owner_price": "0",
                  "did_reseller_owner_price": "0", "did_provider_price": "0"}
@@ -36,9 +35,10 @@ def rated_record(rated: RatedCall, cdr: CdrIn, rated_at: datetime, version: int 
         "currency": rated.currency,
         "loss": rated.loss,
         "rated_at": rated_at,
-        "extra": _extra_json(cdr.extra_fields()),
+        "extra": _extra_json(_kept_fields(cdr)),
         "version": version,
         "rerate_id": rerate_id,
+        "segment": cdr.segment or "",
     }
     for level, leg in (("user", rated.user), ("reseller", rated.reseller), ("provider", rated.provider)):
         record.update(_leg_fields(level, leg))
@@ -55,6 +55,15 @@ def _did_fields(did: DidLegs) -> dict:
         "did_reseller_owner_price": str(did.reseller_owner_price),
         "did_provider_price": str(did.provider_price),
     }
+
+
+def _kept_fields(cdr: CdrIn) -> dict:
+    """The CDR's unknown fields, and its `device` as the switch gave it: rated_calls has no column
+    for it, and a re-rating reads the CDR back from `extra` (pipeline/rerate/reprice.py)."""
+    extra = cdr.extra_fields()
+    if cdr.device is not None:
+        extra["device"] = cdr.device.model_dump(exclude_none=True)
+    return extra
 
 
 def _extra_json(extra: dict) -> str:

@@ -1,9 +1,9 @@
 """An account's invoice, before it is numbered, from its usage of the period (pure: no I/O)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Sequence
+from datetime import date, datetime, timedelta, timezone
 
 from pipeline.invoices.compute import Adjustment, DestinationUsage, build_amounts
 from pipeline.invoices.details import IssuerDetails
@@ -22,6 +22,8 @@ class Customer:
     issuer: str  # its parent: a reseller for his users, the admin for resellers and direct users
     name: str = ""
     tariff: str = ""  # its currency is the invoice's when there are no calls
+    address: str = ""  # printed under "Bill to"
+    email: str = ""  # where `invoice email` sends its invoices unless told another address
 
 
 @dataclass(frozen=True)
@@ -58,14 +60,24 @@ def assemble_invoice(
     """The invoice with everything but its number and PDF (a draft gets PREFIX-DRAFT)."""
     names = prefix_names or {}
     usage = [DestinationUsage(r.prefix, r.calls, r.billed_seconds, r.amount, names.get(r.prefix, "")) for r in rows]
-    amounts = build_amounts(usage, adjustments, [(tax.name, tax.percent) for tax in issuer.taxes])
+    amounts = build_amounts(usage, adjustments, [(tax.name, tax.percent) for tax in issuer.taxes],
+                            issuer.compound_taxes)
     lines, taxes = lines_of(amounts)
     start, end = period.bounds(issuer.zone)
     return Invoice(
         number=f"{issuer.number_prefix}-{DRAFT_SUFFIX}" if draft else "",
-        issuer=issuer.account, account=customer.account, customer_name=customer.name, period=str(period),
+        issuer=issuer.account, account=customer.account, customer_name=customer.name,
+        customer_address=customer.address, period=str(period),
         period_start=start, period_end=end, currency=single_currency(customer, rows, fallback_currency),
         subtotal=amounts.subtotal, taxes=taxes, total=amounts.total, lines=lines,
-        issued_at=now.astimezone(timezone.utc), year=now.astimezone(issuer.zone).year, sequence=0,
-        draft=draft, issuer_details=issuer,
+        issued_at=now.astimezone(timezone.utc), issue_date=now.astimezone(issuer.zone).date(),
+        due_date=due_date(issuer, now), year=now.astimezone(issuer.zone).year,
+        sequence=0, draft=draft, issuer_details=issuer,
     )
+
+
+def due_date(issuer: IssuerDetails, issued_at: datetime) -> date | None:
+    """The issue date as the issuer's clocks show it, plus his payment terms (None: he gives none)."""
+    if issuer.payment_terms_days is None:
+        return None
+    return issued_at.astimezone(issuer.zone).date() + timedelta(days=issuer.payment_terms_days)

@@ -2,13 +2,16 @@
 
 The subtotal is the exact sum of the account's own prices plus adjustments, rounded ONCE to cents
 (half-up). Each shown line is rounded on its own, so the shown lines may miss the subtotal by a few
-cents; a "rounding" line then makes them add up. Taxes are computed on the subtotal.
+cents; a "rounding" line then makes them add up. Taxes are computed on the subtotal, as MOR's
+"simple" taxes; with `compound` (MOR's "compound tax") each on the subtotal plus the exact taxes
+before it. Each tax line is rounded once, on its own: the total is the subtotal plus the shown taxes,
+so the printed lines always add up.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Iterable, Sequence
 
 DID_RECEIVED, DID_CALLED = "did:", "did-in:"  # a DID's line keys, from pipeline/invoices/queries.py
 CENT = Decimal("0.01")
@@ -45,13 +48,15 @@ class Line:
     prefix: str = ""
     calls: int = 0
     billed_minutes: Decimal = ZERO  # shown, to 2 decimals
+    destination: str = ""  # the tariff's name of the destination, when it gives one
 
 
 @dataclass(frozen=True)
 class TaxAmount:
     name: str
     percent: Decimal
-    amount: Decimal
+    amount: Decimal  # shown, in cents
+    compound: bool = False  # computed on the subtotal plus the taxes before it
 
 
 @dataclass(frozen=True)
@@ -81,12 +86,13 @@ def build_amounts(
     usage: Iterable[DestinationUsage],
     adjustments: Sequence[Adjustment] = (),
     taxes: Sequence[tuple[str, Decimal]] = (),
+    compound: bool = False,
 ) -> InvoiceAmounts:
     """Lines per destination (by prefix), then adjustments, a rounding line if needed, taxes, total."""
     ordered = sorted(usage, key=lambda u: u.prefix)
     lines = [
         Line("destination", destination_description(u), to_cents(u.amount), u.prefix, u.calls,
-             to_cents(Decimal(u.billed_seconds) / 60))
+             to_cents(Decimal(u.billed_seconds) / 60), u.name)
         for u in ordered
     ]
     lines += [Line("adjustment", a.description, to_cents(a.amount)) for a in adjustments]
@@ -95,6 +101,20 @@ def build_amounts(
     difference = subtotal - sum((line.amount for line in lines), ZERO)
     if difference:
         lines.append(Line("rounding", "Rounding", difference))
-    tax_amounts = tuple(TaxAmount(name, percent, to_cents(subtotal * percent / 100)) for name, percent in taxes)
+    tax_amounts = compute_taxes(subtotal, taxes, compound)
     total = subtotal + sum((t.amount for t in tax_amounts), ZERO)
     return InvoiceAmounts(tuple(lines), subtotal, tax_amounts, total)
+
+
+def compute_taxes(subtotal: Decimal, taxes: Sequence[tuple[str, Decimal]], compound: bool = False
+                  ) -> tuple[TaxAmount, ...]:
+    """Each tax's line, rounded once. Compound (MOR): tax n is on subtotal + the exact amounts of
+    taxes 1..n-1, as MOR computes (((X + T1%) + T2%) + T3%); their rounding happens once, per line."""
+    amounts: list[TaxAmount] = []
+    base = subtotal  # exact: cents times percents of at most 4 places stay well inside 28 digits
+    for name, percent in taxes:
+        exact = base * percent / 100
+        amounts.append(TaxAmount(name, percent, to_cents(exact), compound))
+        if compound:
+            base += exact
+    return tuple(amounts)

@@ -5,19 +5,22 @@ import re
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 ADMIN_ISSUER = "admin"
 NUMBER_PREFIX = re.compile(r"^[A-Z0-9-]{1,12}$")
 # deliberately simple: a typo'd address is the issuer's business, a missing "@" is an input error
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_TAXES = 10  # MOR has four; a few more for places that stack several levies
+MAX_PAYMENT_TERMS_DAYS = 365
 
 
 class Tax(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(min_length=1, max_length=40)
-    percent: Decimal = Field(ge=0, le=100, decimal_places=4)
+    # "rate" is accepted for it too (MOR's and many tools' word); it is stored and shown as percent
+    percent: Decimal = Field(ge=0, le=100, decimal_places=4, validation_alias=AliasChoices("percent", "rate"))
 
 
 class IssuerDetails(BaseModel):
@@ -31,9 +34,14 @@ class IssuerDetails(BaseModel):
     vat_id: str = Field("", max_length=40)
     bank: str = Field("", max_length=300)
     email: str = Field("", max_length=200)
-    taxes: tuple[Tax, ...] = ()
+    taxes: tuple[Tax, ...] = Field((), max_length=MAX_TAXES)
+    # MOR's "compound tax": each tax is computed on the subtotal plus the taxes before it, instead
+    # of each on the subtotal alone (pipeline/invoices/compute.py)
+    compound_taxes: bool = False
     number_prefix: str
     timezone: str = "UTC"
+    # the due date is the issue date (in `timezone`) plus this many days; None: no due date shown
+    payment_terms_days: int | None = Field(None, ge=0, le=MAX_PAYMENT_TERMS_DAYS)
 
     @field_validator("email")
     @classmethod

@@ -2,19 +2,22 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 from pydantic import ValidationError
 
 from pipeline.invoices.assemble import Customer
+from pipeline.invoices.destinations import destination_names
 from pipeline.invoices.details import IssuerDetails
 from pipeline.invoices.issuer import read_issuers, read_logos
 from pipeline.invoices.pdf import render_pdf
 from pipeline.invoices.record import Invoice
-from pipeline.rating.reference import AccountIn, parse_reference_record
+from pipeline.kafka.topic_io import read_all
+from pipeline.kafka.topics import REF_ACCOUNTS, REF_TARIFFS
+from pipeline.reference.records import parse_reference_record
+from pipeline.schemas.reference import AccountIn
 from pipeline.settings import Settings
-from pipeline.topic_io import read_all
 
 log = logging.getLogger(__name__)
 INVOICED_TYPES = ("user", "reseller")
@@ -31,6 +34,12 @@ class Directory:
     customers: dict[str, Customer]
     issuers: dict[str, IssuerDetails]
     logos: dict[str, tuple[bytes, str]]
+    # tariff id -> prefix -> destination name (pipeline/invoices/destinations.py)
+    destinations: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def prefix_names(self, customer: Customer) -> dict[str, str]:
+        """The names of the destinations on the customer's lines: his own tariff prices them."""
+        return self.destinations.get(customer.tariff, {})
 
     def customer(self, account: str) -> Customer:
         try:
@@ -53,7 +62,7 @@ class Directory:
 
 async def load_directory(settings: Settings) -> Directory:
     customers: dict[str, Customer] = {}
-    for message in await read_all(settings, "ref.accounts"):
+    for message in await read_all(settings, REF_ACCOUNTS):
         key = message.key.decode()
         if not message.value:
             customers.pop(key, None)
@@ -65,7 +74,9 @@ async def load_directory(settings: Settings) -> Directory:
             continue
         if isinstance(record, AccountIn) and record.type in INVOICED_TYPES:
             customers[record.id] = Customer(record.id, record.type, record.parent or "admin", record.name,
-                                            record.tariff or "")
+                                            record.tariff or "", record.address, record.email)
         else:
             customers.pop(key, None)
-    return Directory(customers, await read_issuers(settings), await read_logos(settings))
+    tariffs = await read_all(settings, REF_TARIFFS)
+    return Directory(customers, await read_issuers(settings), await read_logos(settings),
+                     destination_names((message.key, message.value) for message in tariffs))

@@ -6,15 +6,17 @@ own details (the admin invoicing resellers and direct users) are the issuer with
 """
 from __future__ import annotations
 
+from pipeline.invoices import ledger  # ledger.read_invoices at call time: tests replace it
 
 # IssuerDetails and check_logo are part of this module's interface (the API imports them from here)
 from pipeline.invoices.details import ADMIN_ISSUER, IssuerDetails, Tax  # noqa: F401
 from pipeline.invoices.logo import check_logo, clean_logo, stored_logo
 from pipeline.invoices.prefixes import PrefixTaken, check_prefix, prefix_holders
-from pipeline.invoices.topics import ISSUERS_TOPIC, LOGOS_TOPIC, ensure_invoice_topics
-from pipeline.runtime.clients import KafkaClients
+from pipeline.invoices.topics import ensure_invoice_topics
+from pipeline.kafka.clients import KafkaClients
+from pipeline.kafka.topic_io import produce_all, read_all
+from pipeline.kafka.topics import REF_ISSUERS, REF_LOGOS
 from pipeline.settings import Settings
-from pipeline.topic_io import produce_all, read_all
 
 __all__ = ["ADMIN_ISSUER", "IssuerDetails", "PrefixTaken", "Tax", "check_logo", "publish_issuer", "read_issuers",
            "publish_logo", "read_logo", "read_logos", "prefix_holders_now"]
@@ -26,14 +28,13 @@ async def publish_issuer(settings: Settings, details: IssuerDetails) -> None:
     await ensure_invoice_topics(settings)
     check_prefix(details.account, details.number_prefix, await prefix_holders_now(settings))
     value = details.model_dump_json().encode()
-    await produce_all(settings, ISSUERS_TOPIC, [(details.account.encode(), value)])
+    await produce_all(settings, REF_ISSUERS, [(details.account.encode(), value)])
 
 
 async def prefix_holders_now(settings: Settings) -> dict[str, set[str]]:
     """Every number prefix in use, by current details and by issued invoices (pipeline/invoices/prefixes.py)."""
-    from pipeline.invoices.ledger import read_invoices
 
-    issued = {(i.issuer, i.issuer_details.number_prefix) for i in await read_invoices(settings)}
+    issued = {(i.issuer, i.issuer_details.number_prefix) for i in await ledger.read_invoices(settings)}
     return prefix_holders(await read_issuers(settings), issued)
 
 
@@ -41,7 +42,7 @@ async def read_issuers(settings: Settings) -> dict[str, IssuerDetails]:
     """Every account's current invoice details, by account id."""
     await ensure_invoice_topics(settings)
     issuers: dict[str, IssuerDetails] = {}
-    for message in await read_all(settings, ISSUERS_TOPIC):
+    for message in await read_all(settings, REF_ISSUERS):
         account = message.key.decode()
         if message.value is None:  # a tombstone: the details were removed
             issuers.pop(account, None)
@@ -60,7 +61,7 @@ async def publish_logo(settings: Settings, account: str, data: bytes, content_ty
     await producer.start()
     try:
         await producer.send_and_wait(
-            settings.topic(LOGOS_TOPIC),
+            settings.topic(REF_LOGOS),
             data,
             key=account.encode(),
             headers=[(CONTENT_TYPE_HEADER, normalised.encode())],
@@ -79,7 +80,7 @@ async def read_logos(settings: Settings) -> dict[str, tuple[bytes, str]]:
     """Every account's logo as (bytes, content type), by account id."""
     await ensure_invoice_topics(settings)
     logos: dict[str, tuple[bytes, str]] = {}
-    for message in await read_all(settings, LOGOS_TOPIC):
+    for message in await read_all(settings, REF_LOGOS):
         account = message.key.decode()
         if message.value is None:
             logos.pop(account, None)

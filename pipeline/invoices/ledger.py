@@ -23,9 +23,9 @@ import asyncio
 import logging
 import os
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
@@ -33,8 +33,9 @@ from aiokafka.errors import KafkaError
 from pipeline.invoices.pdf_files import pdf_path, place, sha256
 from pipeline.invoices.prefixes import PrefixTaken
 from pipeline.invoices.record import Invoice, format_number
-from pipeline.invoices.topics import INVOICES_TOPIC, ensure_invoice_topics
-from pipeline.runtime.clients import KafkaClients
+from pipeline.invoices.topics import ensure_invoice_topics
+from pipeline.kafka.clients import KafkaClients
+from pipeline.kafka.topics import INVOICES
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class InvoiceLedger:
         self.invoices: dict[str, Invoice] = {}  # by key
         self.last_sequence: dict[tuple[str, int], int] = {}  # (issuer, year) -> last sequence
         self.number_issuer: dict[str, str] = {}  # number -> the issuer who gave it
-        self._partition = TopicPartition(settings.topic(INVOICES_TOPIC), 0)
+        self._partition = TopicPartition(settings.topic(INVOICES), 0)
         self._committed = None
         self._watermark = None
 

@@ -10,6 +10,10 @@ import io
 import logging
 from functools import lru_cache
 
+from PIL import Image
+from reportlab.graphics import renderPDF
+
+from pipeline.invoices.pdf import svg_drawing
 from pipeline.invoices.svg_sanitize import sanitize_svg
 
 log = logging.getLogger(__name__)
@@ -59,10 +63,6 @@ def stored_logo(data: bytes, content_type: str) -> bytes | None:
 
 
 def _check_drawable(svg: bytes) -> None:
-    from reportlab.graphics import renderPDF
-
-    from pipeline.invoices.pdf import svg_drawing
-
     try:
         renderPDF.drawToString(svg_drawing(svg))  # as the invoice draws it, on a page of its own
     except Exception as exc:  # svglib and reportlab raise many kinds (ValueError, IndexError, OverflowError)
@@ -74,7 +74,6 @@ def _check_png(data: bytes) -> None:
         raise ValueError("logo declared image/png does not start with the PNG signature")
     if not data.endswith(PNG_END):
         raise ValueError("logo declared image/png is truncated (it does not end with the IEND chunk)")
-    from PIL import Image  # imported here: only uploads need Pillow
 
     try:
         with Image.open(io.BytesIO(data)) as image:

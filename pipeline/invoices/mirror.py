@@ -7,12 +7,13 @@ written again: issuing an invoice again re-mirrors it.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Sequence
 
 from pipeline.invoices.record import Invoice
 from pipeline.settings import Settings
+from pipeline.sinks.clickhouse import connect, insert_statement
 
 COLUMNS = (
     "issuer", "account", "period", "number", "year", "sequence", "customer_name", "currency",
@@ -29,7 +30,8 @@ def _utc_naive(moment: datetime) -> datetime:
 
 def invoice_row(invoice: Invoice) -> tuple:
     """One row of the table (pure)."""
-    taxes = [{"name": t.name, "percent": str(t.percent), "amount": str(t.amount)} for t in invoice.taxes]
+    taxes = [{"name": t.name, "percent": str(t.percent), "amount": str(t.amount), "compound": t.compound}
+             for t in invoice.taxes]
     return (
         invoice.issuer, invoice.account, invoice.period, invoice.number, invoice.year, invoice.sequence,
         invoice.customer_name, invoice.currency,
@@ -47,7 +49,6 @@ def write_invoices(settings: Settings, invoices: Sequence[Invoice]) -> int:
     """Insert these invoices (blocking: run it in a thread from async code)."""
     if not invoices:
         return 0
-    from pipeline.sinks.clickhouse import connect, insert_statement
 
     client = connect(settings)
     try:

@@ -1,7 +1,7 @@
 """An invoice as an A4 PDF, with reportlab (pure: bytes in, bytes out).
 
 Why reportlab: a pip wheel with no system libraries (WeasyPrint needs Debian's pango), it renders
-an invoice in milliseconds (bench-invoices issues 10,000), and with `invariant=1` the same invoice
+an invoice in milliseconds (bench-invoices renders 10,000), and with `invariant=1` the same invoice
 gives the same bytes, so a PDF can be rendered again from its stored record and checked against
 the record's sha256. SVG logos go through svglib (vector, no rasterising).
 The lines are per destination, so a month of 10,000 calls is a page or two; the lines table repeats
@@ -13,6 +13,7 @@ import io
 from decimal import Decimal
 from xml.sax.saxutils import escape
 
+from lxml import etree
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
@@ -20,6 +21,7 @@ from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from svglib.svglib import SvgRenderer
 
 from pipeline.invoices.record import Invoice
 
@@ -70,8 +72,6 @@ def _logo_flowable(logo: tuple[bytes, str] | None):
 
 def svg_drawing(data: bytes):
     """An SVG logo scaled into the logo's box (logo.py draws each upload once, so that this never fails)."""
-    from lxml import etree
-    from svglib.svglib import SvgRenderer
 
     # parsed without network or entities (the upload was already sanitised by check_logo)
     parser = etree.XMLParser(resolve_entities=False, no_network=True)
@@ -99,11 +99,16 @@ def _header(invoice: Invoice, logo) -> Table:
 
 def _facts(invoice: Invoice) -> Table:
     customer = escape(invoice.customer_name or invoice.account)
-    bill_to = f"<b>Bill to</b><br/>{customer}<br/>Account {escape(invoice.account)}"
+    bill_to = f"<b>Bill to</b><br/>{customer}<br/>"
+    if invoice.customer_address:  # invoices issued before addresses existed print as they were
+        bill_to += _multiline(invoice.customer_address) + "<br/>"
+    bill_to += f"Account {escape(invoice.account)}"
     zone = invoice.issuer_details.timezone
+    due = f"<b>Due date</b> {invoice.due_date.isoformat()}<br/>" if invoice.due_date else ""
     facts = (
         f"<b>Number</b> {escape(invoice.number)}<br/>"
-        f"<b>Date</b> {invoice.issued_at.date().isoformat()}<br/>"
+        f"<b>Date</b> {invoice.shown_issue_date.isoformat()}<br/>"
+        f"{due}"
         f"<b>Period</b> {escape(invoice.period)} ({escape(zone)})<br/>"
         f"<b>Currency</b> {escape(invoice.currency)}"
     )
@@ -141,9 +146,15 @@ def _lines_table(invoice: Invoice) -> Table:
     return table
 
 
+def tax_label(tax) -> str:
+    """"VAT 22%"; a compound tax says what it is computed on (the subtotal and the taxes above)."""
+    label = f"{tax.name} {tax.percent.normalize():f}%"
+    return f"{label} (compound)" if tax.compound else label
+
+
 def _totals_table(invoice: Invoice) -> Table:
     rows = [["Subtotal", _money(invoice.subtotal)]]
-    rows += [[f"{tax.name} {tax.percent.normalize():f}%", _money(tax.amount)] for tax in invoice.taxes]
+    rows += [[tax_label(tax), _money(tax.amount)] for tax in invoice.taxes]
     rows.append([f"Total {invoice.currency}", _money(invoice.total)])
     table = Table(rows, colWidths=[45 * mm, 35 * mm], hAlign="RIGHT")
     table.setStyle(TableStyle([

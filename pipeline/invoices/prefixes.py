@@ -8,7 +8,7 @@ ignoring case. The admin's default prefix is his even before he sets his details
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from pipeline.invoices.details import ADMIN_ISSUER
 

@@ -6,7 +6,7 @@ details later, and its PDF can be rendered again from it alone.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
@@ -28,12 +28,14 @@ class InvoiceLine(_Frozen):
     prefix: str = ""
     calls: int = 0
     billed_minutes: Decimal = Decimal(0)
+    destination: str = ""  # the destination's name from the tariff, when it gives one
 
 
 class InvoiceTax(_Frozen):
     name: str
     percent: Decimal
     amount: Decimal
+    compound: bool = False  # on the subtotal plus the taxes before it (MOR's compound tax)
 
 
 class Invoice(_Frozen):
@@ -41,6 +43,7 @@ class Invoice(_Frozen):
     issuer: str
     account: str
     customer_name: str = ""
+    customer_address: str = ""  # the account's address when it was issued
     period: str  # YYYY-MM
     period_start: datetime  # UTC bounds of the month in the issuer's zone
     period_end: datetime
@@ -50,6 +53,10 @@ class Invoice(_Frozen):
     total: Decimal
     lines: tuple[InvoiceLine, ...]
     issued_at: datetime
+    issue_date: date | None = None  # issued_at's date in the issuer's zone (None on older invoices: the UTC date)
+    # the issue date in the issuer's zone + his payment terms; None when he gives no terms (and for
+    # invoices issued before due dates existed: their PDFs render as they were issued)
+    due_date: date | None = None
     year: int  # the numbering year, in the issuer's zone at issue time
     sequence: int  # 0 for a draft
     draft: bool = False
@@ -58,11 +65,15 @@ class Invoice(_Frozen):
     pdf_sha256: str = ""
 
     @property
+    def shown_issue_date(self) -> date:
+        return self.issue_date or self.issued_at.date()
+
+    @property
     def key(self) -> str:
         return invoice_key(self.issuer, self.account, self.period)
 
     def printable(self) -> dict:
-        """The JSON that `invoice issue` prints (CONTRACT.md "Invoices and re-rating")."""
+        """The JSON that `invoice issue` prints (docs/contract.md "Other commands")."""
         data = self.model_dump(mode="json", exclude={"issuer_details"})
         return data
 
@@ -79,9 +90,10 @@ def format_number(prefix: str, year: int, sequence: int) -> str:
 
 def lines_of(amounts: InvoiceAmounts) -> tuple[tuple[InvoiceLine, ...], tuple[InvoiceTax, ...]]:
     lines = tuple(
-        InvoiceLine(kind=l.kind, description=l.description, amount=l.amount, prefix=l.prefix, calls=l.calls,
-                    billed_minutes=l.billed_minutes)
-        for l in amounts.lines
+        InvoiceLine(kind=line.kind, description=line.description, amount=line.amount, prefix=line.prefix, calls=line.calls,
+                    billed_minutes=line.billed_minutes, destination=line.destination)
+        for line in amounts.lines
     )
-    taxes = tuple(InvoiceTax(name=t.name, percent=t.percent, amount=t.amount) for t in amounts.taxes)
+    taxes = tuple(InvoiceTax(name=t.name, percent=t.percent, amount=t.amount, compound=t.compound)
+                  for t in amounts.taxes)
     return lines, taxes

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Callable, Mapping, Sequence
 
 from pipeline.invoices.assemble import Customer, assemble_invoice
 from pipeline.invoices.compute import Adjustment
@@ -18,6 +18,7 @@ from pipeline.invoices.mirror import write_invoices
 from pipeline.invoices.pdf_files import PdfMismatch, draft_path, pdf_path, read_verified, sha256, write_new
 from pipeline.invoices.period import Period
 from pipeline.invoices.record import Invoice, invoice_key
+from pipeline.invoices.rerate_lines import adjustments_by_account, adjustments_for
 from pipeline.invoices.usage import account_usage, tariff_currencies, usage_by_account
 from pipeline.settings import Settings
 
@@ -68,8 +69,6 @@ async def issue_invoice(
     """
     now = now or datetime.now(timezone.utc)
     if adjustments is None:
-        from pipeline.rerate.invoice_lines import adjustments_for
-
         adjustments = await asyncio.to_thread(adjustments_for, settings, account, str(period))
     directory = directory or await load_directory(settings)
     customer = directory.customer(account)
@@ -86,7 +85,8 @@ async def issue_invoice(
                 pass  # logged; the record stands, and its PDF is refused where it would be served
             await asyncio.to_thread(write_invoices, settings, [stored])  # re-mirror: idempotent
             return stored
-        invoice = await _assemble(settings, customer, issuer, period, now, adjustments, draft=False)
+        invoice = await _assemble(settings, customer, issuer, period, now, adjustments, draft=False,
+                                  prefix_names=directory.prefix_names(customer))
         if skip_empty and invoice.lines == ():
             return None
         [issued] = await ledger.issue(issuer.account, [Pending(invoice)], directory.render)
@@ -94,16 +94,18 @@ async def issue_invoice(
     return issued
 
 
-async def _assemble(settings, customer, issuer, period, now, adjustments, draft: bool) -> Invoice:
+async def _assemble(settings, customer, issuer, period, now, adjustments, draft: bool,
+                    prefix_names: dict[str, str]) -> Invoice:
     start, end = period.bounds(issuer.zone)
     rows = await account_usage(settings, customer, start, end)
     fallback = DEFAULT_CURRENCY if rows else _fallback_currency(customer, await tariff_currencies(settings))
     return assemble_invoice(customer, issuer, period, rows, now, adjustments=adjustments, draft=draft,
-                            fallback_currency=fallback)
+                            fallback_currency=fallback, prefix_names=prefix_names)
 
 
 async def _draft(settings, directory, customer, issuer, period, now, adjustments, skip_empty) -> Invoice | None:
-    invoice = await _assemble(settings, customer, issuer, period, now, adjustments, draft=True)
+    invoice = await _assemble(settings, customer, issuer, period, now, adjustments, draft=True,
+                              prefix_names=directory.prefix_names(customer))
     if skip_empty and invoice.lines == ():
         return None
     path = draft_path(settings, issuer.account, customer.account, str(period))
@@ -118,22 +120,23 @@ async def issue_all(
     settings: Settings, period: Period, *, skip_empty: bool = False, now: datetime | None = None,
     adjustments: Mapping[str, Sequence[Adjustment]] | None = None,
     progress: Callable[[int], None] = lambda done: None, on_total: Callable[[int], None] = lambda total: None,
+    issuer: str | None = None,
 ) -> list[Invoice]:
-    """Every user's and reseller's invoice of a closed period.
+    """Every user's and reseller's invoice of a closed period (only those `issuer` issues, if given:
+    a reseller invoicing all his users).
 
     `adjustments` by account (re-rating differences; None: those recorded for the period's
     invoices). `on_total(n)` once the number of invoices to
     issue is known, `progress(n)` after each n issued.
     """
     if adjustments is None:
-        from pipeline.rerate.invoice_lines import adjustments_by_account
-
         adjustments = await asyncio.to_thread(adjustments_by_account, settings, str(period))
     now = now or datetime.now(timezone.utc)
     directory = await load_directory(settings)
     by_issuer: dict[str, list[Customer]] = {}
     for customer in sorted(directory.customers.values(), key=lambda c: c.account):
-        by_issuer.setdefault(customer.issuer, []).append(customer)
+        if issuer is None or customer.issuer == issuer:
+            by_issuer.setdefault(customer.issuer, []).append(customer)
     missing = sorted(set(by_issuer) - set(directory.issuers))
     if missing:
         raise InvoiceError(f"issuers {missing} have no invoice details on ref.issuers: set them first")
@@ -143,12 +146,13 @@ async def issue_all(
     currencies = await tariff_currencies(settings)
     pending_by_issuer: dict[str, list[Pending]] = {}
     for issuer_id, customers in by_issuer.items():
-        issuer = directory.issuers[issuer_id]
+        details = directory.issuers[issuer_id]
         for customer in customers:
             invoice = assemble_invoice(
-                customer, issuer, period, usage.get((customer.type, customer.account), []), now,
+                customer, details, period, usage.get((customer.type, customer.account), []), now,
                 adjustments=adjustments.get(customer.account, ()),
                 fallback_currency=_fallback_currency(customer, currencies),
+                prefix_names=directory.prefix_names(customer),
             )
             if not (skip_empty and invoice.lines == ()):
                 pending_by_issuer.setdefault(issuer_id, []).append(Pending(invoice))

@@ -14,6 +14,9 @@ import re
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import ParseError, fromstring
+
 MAX_SVG_BYTES = 256 * 1024
 MAX_SVG_DEPTH = 32
 MAX_SVG_ELEMENTS = 5_000
@@ -86,9 +89,6 @@ def sanitize_svg(data: bytes) -> bytes:
 
 
 def _parse(data: bytes):
-    from defusedxml import DefusedXmlException
-    from defusedxml.ElementTree import ParseError, fromstring
-
     try:
         # no DTD at all (entities, billion laughs); comments and processing instructions such as
         # <?xml-stylesheet?> are not even built into the tree

@@ -1,12 +1,9 @@
-"""The invoices' topic names (declared with every other topic in pipeline/topics.py)."""
+"""The invoices' topics exist before a command uses them (their names are in pipeline/kafka/topics.py)."""
 from __future__ import annotations
 
-from pipeline.kafka_admin import ensure_topics
+from pipeline.kafka.admin import ensure_topics
 from pipeline.settings import Settings
 
-ISSUERS_TOPIC = "ref.issuers"
-LOGOS_TOPIC = "ref.logos"
-INVOICES_TOPIC = "invoices"
 _ensured: set[tuple[str, str]] = set()  # (bootstrap, prefix) done in this process
 
 

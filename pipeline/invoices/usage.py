@@ -10,6 +10,7 @@ from pipeline.invoices.assemble import Customer, UsageRow
 from pipeline.invoices.directory import Directory
 from pipeline.invoices.period import Period
 from pipeline.settings import Settings
+from pipeline.sinks.clickhouse import connect
 
 
 def _usage_rows(rows) -> list[UsageRow]:
@@ -17,8 +18,6 @@ def _usage_rows(rows) -> list[UsageRow]:
 
 
 def run_query(settings: Settings, query: queries.Query) -> list[tuple]:
-    from pipeline.sinks.clickhouse import connect
-
     client = connect(settings)
     try:
         return client.execute(query.sql, query.params)
@@ -41,6 +40,9 @@ async def usage_by_account(settings: Settings, directory: Directory, by_issuer: 
                            period: Period) -> dict[tuple[str, str], list[UsageRow]]:
     """One ClickHouse query per account type and issuer time zone, not one per account."""
     wanted = {(c.type, directory.issuers[c.issuer].timezone) for cs in by_issuer.values() for c in cs}
+    # the rows cover every account with calls: only these are invoiced now (one issuer's, for a
+    # reseller invoicing his users), and another issuer may have no details at all
+    invoiced_now = {c.account for cs in by_issuer.values() for c in cs}
     usage: dict[tuple[str, str], list[UsageRow]] = {}
     for account_type, zone_name in sorted(wanted):
         start, end = period.bounds(ZoneInfo(zone_name))
@@ -48,6 +50,7 @@ async def usage_by_account(settings: Settings, directory: Directory, by_issuer: 
         for invoiced, *row in await asyncio.to_thread(run_query, settings, query):
             customer = directory.customers.get(invoiced)
             # rows of another zone's query are for accounts whose issuer is in that other zone
-            if customer and customer.type == account_type and directory.issuers[customer.issuer].timezone == zone_name:
+            if (invoiced in invoiced_now and customer.type == account_type
+                    and directory.issuers[customer.issuer].timezone == zone_name):
                 usage.setdefault((account_type, invoiced), []).extend(_usage_rows([row]))
     return usage

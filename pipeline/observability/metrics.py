@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-# the kinds of step failure (issue 9): retried in place, or one message's own (dead-lettered)
+# the kinds of step failure: retried in place, or one message's own (dead-lettered)
 STEP_FAILURE_KINDS = frozenset({"transient", "message", "producer_replaced"})
 
 # a batch is handled in ms; a ClickHouse insert or a rebalance can take seconds

@@ -13,7 +13,7 @@ bury the worker's own lines.
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from aiohttp import web
 from prometheus_client import generate_latest

@@ -1,6 +1,6 @@
 """The billing chain: one call priced at every level at once, with both profits and the loss flag.
 
-DOMAIN.md "The billing chain". Every level prices the same call (same number, same start, same
+docs/domain.md "The billing chain". Every level prices the same call (same number, same start, same
 billsec) with its own tariff; profits are differences of the already rounded prices. With no
 provider on the CDR the provider leg is None and costs 0, so the admin profit is then the whole
 reseller price (the whole user price for a direct user): the admin's cost is simply not known.
@@ -9,39 +9,44 @@ A provider owned by a reseller PRO other than the caller's is treated as an admi
 rate_call is the hot path (>= 100,000 calls/s at three levels on one core): the book resolves a
 CallPlan once per (account, provider), and the rate lookup (TariffIndex.lookup_at) and the pricing
 (pricing.charge) are inlined here, statement for statement; tests/unit/rating check the result
-against those functions and against a plain-Decimal model of DOMAIN.md.
+against those functions and against a plain-Decimal model of docs/domain.md.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
-from pipeline.rating import rules
-from pipeline.rating.chain_plan import OWN_PROVIDER, VIA_RESELLER
+from pipeline.rating.chain_plan import OWN_PROVIDER, VIA_RESELLER, RatingBook, code_plan
 from pipeline.rating.rated_call import ZERO, CallToRate, Leg, NotRated, RatedCall
 from pipeline.rating.tariff_index import MAX_NUMBER_LENGTH, local_clock
-
-if TYPE_CHECKING:
-    from pipeline.rating.book import ReferenceBook
+from pipeline.schemas import field_rules
+from pipeline.schemas.dialled import EXACT, MIN_NUMBER_DIGITS, code_key, is_number
 
 __all__ = ["CallToRate", "Leg", "NotRated", "RatedCall", "rate_call"]
 
-_EPOCH = rules.EPOCH
+_EPOCH = field_rules.EPOCH
 
 
-def rate_call(call: CallToRate, book: ReferenceBook, _new=tuple.__new__, _Leg=Leg, _RatedCall=RatedCall,
-              _NotRated=NotRated, _divmod=divmod, _len=len) -> RatedCall | NotRated:
+# The defaults bind globals and builtins as locals (the hot path's lookups); typed Any, as are the plan
+# (narrowed by `__class__ is`, which mypy does not follow and isinstance would slow) and the tuples
+# built with tuple.__new__ (assigned to typed names before they are returned).
+def rate_call(call: CallToRate, book: RatingBook, _new: Any = tuple.__new__, _Leg: Any = Leg, _RatedCall: Any = RatedCall,
+              _NotRated: Any = NotRated, _divmod: Any = divmod, _len: Any = len) -> RatedCall | NotRated:
     plans = book._call_plans.get(call.account)
-    plan = None if plans is None else plans.get(call.provider)
+    plan: Any = None if plans is None else plans.get(call.provider)
     if plan is None:
         plan = book.call_plan(call.account, call.provider)
     if plan.__class__ is _NotRated:
-        return plan
+        not_rated: NotRated = plan
+        return not_rated
+    dst = call.dst
+    if _len(dst) < MIN_NUMBER_DIGITS or not (dst.isdigit() and dst.isascii()):
+        # not a number (pipeline/schemas/dialled.py): each level walks its code rates only
+        plan, dst = code_plan(plan, book), code_key(dst)
     levels, mode, reseller_id, reseller_allows_loss, admin_allows_loss, currency = plan
 
-    since_epoch = call.start_time - _EPOCH  # whole seconds, floored: rules.epoch_seconds without the division
+    since_epoch = call.start_time - _EPOCH  # whole seconds, floored: field_rules.epoch_seconds without the division
     epoch = since_epoch.days * 86400 + since_epoch.seconds
     billsec = call.billsec if call.answered and call.billsec > 0 else 0
-    dst = call.dst
     size = _len(dst)
     if size > MAX_NUMBER_LENGTH:
         size = MAX_NUMBER_LENGTH
@@ -78,12 +83,28 @@ def rate_call(call: CallToRate, book: ReferenceBook, _new=tuple.__new__, _Leg=Le
         if billsec <= rate.grace_time:  # billsec 0 included: grace_time >= 0
             legs.append(_new(_Leg, (level, tariff_id, key, 0, rate.rate, zero_price)))
             continue
-        increment = rate.increment
-        billed = -(-billsec // increment) * increment
-        if billed < rate.min_time:
-            billed = rate.min_time
+        tiers = rate.tiers
+        if tiers is None:  # a flat rate: one multiplication
+            increment = rate.increment
+            billed = -(-billsec // increment) * increment
+            if billed < rate.min_time:
+                billed = rate.min_time
+            amount = billed * rate.rate_units
+        else:  # tiers.tiered_billed and tiered_units, inlined: the steps run last tier first
+            for step in tiers:
+                if step[0] < billsec:
+                    break
+            start, increment, rate_units, units_before = step
+            billed = start + -(-(billsec - start) // increment) * increment
+            if billed < rate.min_time:  # the minimum may reach into a later tier
+                billed = rate.min_time
+                for step in tiers:
+                    if step[0] < billed:
+                        break
+                start, increment, rate_units, units_before = step
+            amount = units_before + (billed - start) * rate_units
         denominator = rate.denominator
-        units, remainder = _divmod((billed * rate.rate_units + rate.fee_units) * scale, denominator)
+        units, remainder = _divmod((amount + rate.fee_units) * scale, denominator)
         if remainder:
             if rounding_code == 0:
                 if 2 * remainder >= denominator:
@@ -104,22 +125,40 @@ def rate_call(call: CallToRate, book: ReferenceBook, _new=tuple.__new__, _Leg=Le
             provider, provider_price = None, ZERO
         loss = ((reseller_price > user_price and not reseller_allows_loss)
                 or (provider_price > reseller_price and not admin_allows_loss))
-        return _new(_RatedCall, (call, user, reseller, provider, reseller_id, False, user_price - reseller_price,
-                                 reseller_price - provider_price, currency, loss, None))
+        rated: RatedCall = _new(_RatedCall, (call, user, reseller, provider, reseller_id, False,
+                                             user_price - reseller_price, reseller_price - provider_price,
+                                             currency, loss, None))
+        return rated
     if _len(legs) == 2:
         provider = legs[1]
         provider_price = provider.price
     else:
         provider, provider_price = None, ZERO
     if mode == OWN_PROVIDER:
-        return _new(_RatedCall, (call, user, None, provider, reseller_id, True, user_price - provider_price, ZERO,
-                                 currency, provider_price > user_price and not reseller_allows_loss, None))
-    return _new(_RatedCall, (call, user, None, provider, reseller_id, False, ZERO, user_price - provider_price,
-                             currency, provider_price > user_price and not admin_allows_loss, None))
+        rated = _new(_RatedCall, (call, user, None, provider, reseller_id, True, user_price - provider_price, ZERO,
+                                  currency, provider_price > user_price and not reseller_allows_loss, None))
+    else:
+        rated = _new(_RatedCall, (call, user, None, provider, reseller_id, False, ZERO, user_price - provider_price,
+                                  currency, provider_price > user_price and not admin_allows_loss, None))
+    return rated
 
 
 def _no_rate(call: CallToRate, level: str, tariff_id: str, payer: str) -> NotRated:
-    when = call.start_time.astimezone(rules.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = call.start_time.astimezone(field_rules.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if not is_number(call.dst):
+        return _not_a_number(call, level, tariff_id, payer, when)
     return NotRated("no_rate", f'no rate for dst {call.dst} at {when} in tariff "{tariff_id}" '
                     f"(level {level}, {'provider' if level == 'provider' else 'account'} {payer})",
                     level, tariff_id)
+
+
+def _not_a_number(call: CallToRate, level: str, tariff_id: str, payer: str, when: str) -> NotRated:
+    """A code or a menu key with no rate of its own: never priced as the number its digits spell."""
+    if call.dst.isascii() and call.dst.isdigit():
+        what = (f"dst {call.dst} has fewer than {MIN_NUMBER_DIGITS} digits (a menu key, not a phone number) and "
+                f'tariff "{tariff_id}" has no exact rate "{call.dst}{EXACT}" for it')
+    else:
+        what = (f'dst "{call.dst}" is not a number and tariff "{tariff_id}" has no rate for that code (a prefix '
+                f'with * or #, or the exact "{call.dst.replace(EXACT, "")}{EXACT}")')
+    return NotRated("not_a_number", f"{what} at {when} (level {level}, "
+                    f"{'provider' if level == 'provider' else 'account'} {payer})", level, tariff_id)

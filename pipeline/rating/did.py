@@ -1,4 +1,4 @@
-"""A call to a DID priced for each of its parties (DOMAIN.md "DIDs"), with the pricing engine's own
+"""A call to a DID priced for each of its parties (docs/domain.md "DIDs"), with the pricing engine's own
 billed-seconds rule and rounding (pricing.py), at 6 decimals half-up, the tariff defaults.
 
 - incoming: the DID's `rates.incoming`, paid by the caller when he is one of ours (the CDR names an
@@ -16,15 +16,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import lru_cache
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
-from pipeline.rating.compiled_rate import ROUNDING_CODES, money_units
-from pipeline.rating.pricing import ZERO_PRICE, billed_seconds, price_of
+from pipeline.rating.chain_plan import RatingBook
+from pipeline.rating.compiled_rate import ROUNDING_CODES, tiered_money_units
+from pipeline.rating.pricing import ZERO_PRICE, charge
 from pipeline.rating.rated_call import ZERO, CallToRate, DidLegs, Leg, NotRated, RatedCall, new_rated_call
-from pipeline.rating.reference import DidIn, DidRate
-
-if TYPE_CHECKING:
-    from pipeline.rating.book import ReferenceBook
+from pipeline.rating.tiers import Step
+from pipeline.schemas.reference import AccountIn, DidIn, DidRate
 
 DID_DECIMALS = 6  # a DID's rates have no tariff around them: the tariff defaults
 DID_ROUNDING = ROUNDING_CODES["half_up"]
@@ -33,21 +32,25 @@ NO_PRICE = ZERO_PRICE[DID_DECIMALS]
 
 
 class _Units(NamedTuple):
-    """What pricing.price_of reads of a rate."""
+    """What pricing.charge reads of a rate."""
+    increment: int
+    min_time: int
+    grace_time: int
     rate_units: int
     fee_units: int
     denominator: int
+    tiers: tuple[Step, ...] | None
 
 
 @lru_cache(maxsize=4096)
 def _units(rate: DidRate) -> _Units:
-    return _Units(*money_units(rate.rate, rate.connection_fee))
+    return _Units(rate.increment, rate.min_time, rate.grace_time,
+                  *tiered_money_units(rate.rate, rate.connection_fee, rate.increment, rate.tiers))
 
 
 def did_price(rate: DidRate, billsec: int) -> Decimal:
     """One party's price for `billsec` answered seconds (0 for an unanswered call)."""
-    billed = billed_seconds(billsec, rate.increment, rate.min_time, rate.grace_time)
-    return price_of(_units(rate), billed, DID_DECIMALS, DID_ROUNDING)
+    return charge(_units(rate), billsec, DID_DECIMALS, DID_ROUNDING)[1]
 
 
 class OwnerChain(NamedTuple):
@@ -58,7 +61,7 @@ class OwnerChain(NamedTuple):
     reseller_allows_loss: bool
 
 
-def owner_chain(did: DidIn, book: ReferenceBook) -> OwnerChain | NotRated:
+def owner_chain(did: DidIn, book: RatingBook) -> OwnerChain | NotRated:
     """Who pays for receiving calls on the DID, and at which rate."""
     owner_id = did.owner
     if owner_id is None:
@@ -77,7 +80,7 @@ def owner_chain(did: DidIn, book: ReferenceBook) -> OwnerChain | NotRated:
     return OwnerChain(owner.id, reseller.id, own_rate or did.rates.owner, did.rates.owner, reseller.allow_loss_calls)
 
 
-def rate_did_call(call: CallToRate, number: str, book: ReferenceBook) -> RatedCall | NotRated:
+def rate_did_call(call: CallToRate, number: str, book: RatingBook) -> RatedCall | NotRated:
     did = book.did(number)
     if did is None:
         return NotRated("unknown_did", f'DID "{number}" is not in the reference data')
@@ -96,6 +99,7 @@ def rate_did_call(call: CallToRate, number: str, book: ReferenceBook) -> RatedCa
     provider = did_price(did.rates.provider, billsec) if call.provider is not None else NO_PRICE
     owner_price = reseller_price = NO_PRICE
     if chain.owner and call.account != chain.owner:  # the owner dialling his own DID pays no owner price
+        assert chain.owner_rate is not None  # owner_chain gives an owner his rate
         owner_price = did_price(chain.owner_rate, billsec)
         if chain.reseller_rate is not None:
             reseller_price = did_price(chain.reseller_rate, billsec)
@@ -112,7 +116,7 @@ def rate_did_call(call: CallToRate, number: str, book: ReferenceBook) -> RatedCa
                           DidLegs(did.number, chain.owner, incoming, owner_price, reseller_price, provider))
 
 
-def _currency(book: ReferenceBook, caller, owner_id: str) -> str:
+def _currency(book: RatingBook, caller: AccountIn | None, owner_id: str) -> str:
     """The caller's tariff currency, else the owner's, else the contract default."""
     for account in (caller, book.account(owner_id) if owner_id else None):
         tariff = None if account is None or account.tariff is None else book.tariff(account.tariff)

@@ -32,7 +32,7 @@ class Leg(NamedTuple):
 
 
 class DidLegs(NamedTuple):
-    """The prices of a call to a DID (DOMAIN.md "DIDs"); each may be negative (paid by the admin)."""
+    """The prices of a call to a DID (docs/domain.md "DIDs"); each may be negative (paid by the admin)."""
     number: str
     owner: str  # "" for an unassigned DID
     incoming_price: Decimal  # paid by the caller when he is one of ours
@@ -76,7 +76,7 @@ ZERO = Decimal(0)
 
 def debits(account: str, reseller: str, own_provider: bool, user_price: Decimal,
            reseller_price: Decimal) -> tuple[tuple[str, Decimal], ...]:
-    """Who pays what for one call (DOMAIN.md "Balances"), the one place this rule lives: the user
+    """Who pays what for one call (docs/domain.md "Balances"), the one place this rule lives: the user
     his user price and, in the same step, his reseller the reseller price; a direct user only
     himself; a reseller PRO's call through his own provider leaves his balance untouched."""
     if not reseller or own_provider:
@@ -86,7 +86,7 @@ def debits(account: str, reseller: str, own_provider: bool, user_price: Decimal,
 
 def did_debits(caller: str, owner: str, owner_reseller: str, incoming_price: Decimal, owner_price: Decimal,
                reseller_owner_price: Decimal) -> tuple[tuple[str, Decimal], ...]:
-    """Who pays what for a call to a DID (DOMAIN.md "DIDs"), the sibling of `debits`: a local caller
+    """Who pays what for a call to a DID (docs/domain.md "DIDs"), the sibling of `debits`: a local caller
     his incoming price; the owner his owner price and, in the same step, the reseller above him what
     he pays the admin. A negative amount is a credit. One entry per account: the balance stage
     applies one debit per account and call (a reseller that both calls and resells the DID pays

@@ -1,6 +1,6 @@
 """One tariff compiled for lookup: prefix -> versions, walked from the longest prefix of a number.
 
-Lookup (DOMAIN.md "Pricing one call at one level"): of the rates whose prefix starts the number,
+Lookup (docs/domain.md "Pricing one call at one level"): of the rates whose prefix starts the number,
 that are in effect and whose day type and time window hold at the call's start in the tariff's
 zone, take the longest prefix, then the newest effective_from, then a specific day type over "all".
 Versions of a prefix are stored in that order, so the first one that holds is the answer and the
@@ -12,15 +12,16 @@ so a reader holding the old index is never disturbed.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
 from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo
 
-from pipeline.rating import rules
-from pipeline.rating.gc_pause import gc_paused
 from pipeline.rating.compiled_rate import ROUNDING_CODES, CompiledRate, RateCompiler
-from pipeline.rating.reference import RateIn, TariffIn
+from pipeline.rating.gc_pause import gc_paused
+from pipeline.schemas import field_rules
+from pipeline.schemas.reference import RateIn, TariffIn
 
 SECONDS_PER_DAY = 86400
 MAX_NUMBER_LENGTH = 40  # E.164 is 15 digits; prefixes longer than this are never probed
@@ -32,9 +33,14 @@ class RateMatch(NamedTuple):
     rate: CompiledRate
 
 
+Entries = dict[str, tuple[CompiledRate, ...]]  # prefix -> its versions, in lookup order
+Probes = tuple[tuple[int, ...], ...]  # number length -> the prefix lengths to probe, longest first
+ProbesUpto = tuple[tuple[tuple[int, ...], ...], ...]  # number length -> longest + 1 -> the probes
+
+
 class TariffIndex:
     __slots__ = ("tariff_id", "currency", "decimals", "rounding", "rounding_code", "zone", "_entries", "_lengths",
-                 "_probes", "_probes_upto", "__weakref__")
+                 "_probes", "_probes_upto", "_codes", "__weakref__")
 
     def __init__(self, tariff: TariffIn, entries: dict[str, tuple[CompiledRate, ...]], lengths: Iterable[int]):
         self.tariff_id = tariff.id
@@ -47,6 +53,7 @@ class TariffIndex:
 
     def _set_entries(self, entries: dict[str, tuple[CompiledRate, ...]], lengths: Iterable[int]) -> None:
         self._entries = entries
+        self._codes: tuple[Entries, Probes] | None = None  # code_tables(), made when a destination that is not a number first asks
         self._lengths = tuple(sorted(set(lengths), reverse=True))
         # For each number length, the prefix lengths worth probing, longest first: no per-probe test.
         self._probes = tuple(tuple(length for length in self._lengths if length <= size)
@@ -69,7 +76,7 @@ class TariffIndex:
         entries = _compile_entries(self._entries, rates)
         return self._replaced(entries, (*self._lengths, *map(len, entries.keys() - self._entries.keys())))
 
-    def _replaced(self, entries: dict, lengths: Iterable[int]) -> TariffIndex:
+    def _replaced(self, entries: Entries, lengths: Iterable[int]) -> TariffIndex:
         copy = object.__new__(TariffIndex)  # a new object: the `covers` answers of this one do not apply
         for name in ("tariff_id", "currency", "decimals", "rounding", "rounding_code", "zone"):
             setattr(copy, name, getattr(self, name))
@@ -83,7 +90,7 @@ class TariffIndex:
         return self._entries.get(prefix, ())
 
     def lookup(self, dst: str, start_utc: datetime, holidays: frozenset[date] = frozenset()) -> RateMatch | None:
-        found = self.lookup_at(dst, rules.epoch_seconds(start_utc), frozenset(map(rules.day_number, holidays)))
+        found = self.lookup_at(dst, field_rules.epoch_seconds(start_utc), frozenset(map(field_rules.day_number, holidays)))
         return None if found is None else RateMatch(*found)
 
     def lookup_at(self, dst: str, epoch: int, holiday_days: frozenset[int]) -> tuple[str, CompiledRate] | None:
@@ -107,11 +114,26 @@ class TariffIndex:
         """(is a free day, second of day) at `epoch` in the tariff's zone, DST included."""
         return local_clock(self.zone, epoch, holiday_days)
 
-    def lookup_tables(self) -> tuple[dict[str, tuple[CompiledRate, ...]], tuple, tuple]:
+    def lookup_tables(self) -> tuple[Entries, Probes, ProbesUpto]:
         """(prefix -> versions, number length -> prefix lengths to probe, the same cut to a longest
         length): what the chain's inlined lookup walks, exactly as lookup_at does. None of them
         changes once the index is made."""
         return self._entries, self._probes, self._probes_upto
+
+    def code_tables(self) -> tuple[Entries, Probes]:
+        """(code prefix -> versions, length of the walked string -> code prefix lengths to probe):
+        what a destination that is not a number walks (pipeline/schemas/dialled.py), in the same
+        way lookup_at walks numbers, but over the code rates (`*72*`, `#21#$`, `1$`) only, so that
+        neither a number prefix nor the catch-all "" ever prices a code. Made on first use (one
+        pass over the prefixes) and kept: the index never changes."""
+        codes = self._codes
+        if codes is None:
+            entries = {prefix: versions for prefix, versions in self._entries.items()
+                       if prefix and not (prefix.isascii() and prefix.isdigit())}
+            lengths = sorted({len(prefix) for prefix in entries}, reverse=True)
+            probes = tuple(tuple(length for length in lengths if length <= size) for size in range(MAX_NUMBER_LENGTH + 1))
+            codes = self._codes = (entries, probes)
+        return codes
 
     def covers(self, other: TariffIndex) -> bool:
         """Whether every prefix of `other` is a prefix here too (same destination list, the usual
@@ -150,6 +172,7 @@ def zone_offset(zone: ZoneInfo, epoch: int) -> int:
 
 def _offset_now(zone: ZoneInfo, epoch: int) -> int:
     offset = datetime.fromtimestamp(epoch, zone).utcoffset()
+    assert offset is not None  # an aware datetime has one
     return offset.days * SECONDS_PER_DAY + offset.seconds
 
 
@@ -159,7 +182,7 @@ def local_clock(zone: ZoneInfo | None, epoch: int, holiday_days: frozenset[int])
     return (day + THURSDAY) % 7 >= 5 or day in holiday_days, second_of_day
 
 
-def _compile_entries(existing: dict[str, tuple[CompiledRate, ...]], rates: Iterable[RateIn]) -> dict:
+def _compile_entries(existing: Entries, rates: Iterable[RateIn]) -> Entries:
     """`existing` plus `rates`, new versions replacing old ones with the same version key."""
     compiler = RateCompiler()
     added: dict[str, list[CompiledRate]] = {}
@@ -175,8 +198,8 @@ def _compile_entries(existing: dict[str, tuple[CompiledRate, ...]], rates: Itera
     single_version: dict[int, tuple[CompiledRate]] = {}  # shares the 1-tuples of shared rates
     for prefix, versions in added.items():
         if len(versions) == 1 and prefix not in existing:
-            rate = versions[0]
-            entries[prefix] = single_version.get(id(rate)) or single_version.setdefault(id(rate), (rate,))
+            only = versions[0]
+            entries[prefix] = single_version.get(id(only)) or single_version.setdefault(id(only), (only,))
             continue
         by_key = {rate.version_key(): rate for rate in existing.get(prefix, ())}
         by_key.update((rate.version_key(), rate) for rate in versions)

@@ -1,8 +1,11 @@
-"""Daily revenue and profit per reseller as a PNG (matplotlib, Agg backend: no display needed)."""
+"""Daily revenue and profit per reseller as a PNG (matplotlib's Figure without pyplot: no backend to
+choose, no display needed, no global figure state)."""
 from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
+
+from matplotlib.figure import Figure
 
 from pipeline.reports.run import Table
 
@@ -10,11 +13,6 @@ from pipeline.reports.run import Table
 def plot_daily(table: Table, out: Path, title: str) -> Path:
     """`table` is queries.daily_by_reseller's result. Floats only here, for drawing: the exact
     figures are in the text reports."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     revenue: dict[str, dict] = defaultdict(dict)
     reseller_profit: dict[str, dict] = defaultdict(dict)
     admin_profit: dict[str, dict] = defaultdict(dict)
@@ -24,7 +22,8 @@ def plot_daily(table: Table, out: Path, title: str) -> Path:
         reseller_profit[series][record["day"]] = float(record["reseller_profit_total"])
         admin_profit[series][record["day"]] = float(record["admin_profit_total"])
 
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(11, 7), sharex=True)
+    figure = Figure(figsize=(11, 7))
+    top, bottom = figure.subplots(2, 1, sharex=True)
     for position, series in enumerate(sorted(revenue)):
         color = f"C{position % 10}"
         days = sorted(revenue[series])
@@ -45,5 +44,4 @@ def plot_daily(table: Table, out: Path, title: str) -> Path:
     figure.tight_layout()
     out = Path(out)
     figure.savefig(out, format="png", dpi=100)
-    plt.close(figure)
     return out

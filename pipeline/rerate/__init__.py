@@ -1,4 +1,4 @@
-"""Re-rating (DOMAIN.md "Re-rating", issue 12): a period's calls priced again with today's reference
+"""Re-rating (docs/domain.md "Re-rating"): a period's calls priced again with today's reference
 data; each changed call gets a new version on cdr.rated and each account's balance moves by the
 exact difference, once per run id + call + account, however often the run is repeated or killed.
 

@@ -14,7 +14,6 @@ from decimal import Decimal
 import orjson
 
 
-
 def adjustment_id(rerate_id: str, call: str, account: str) -> str:
     return f"{rerate_id}/{call}/{account}"
 

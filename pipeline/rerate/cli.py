@@ -11,6 +11,10 @@ from datetime import date, datetime
 
 import click
 
+from pipeline.logging_setup import setup_logging
+from pipeline.rerate.run import new_run_id
+from pipeline.rerate.run import rerate as run
+from pipeline.rerate.scope import Scope, ScopeError
 from pipeline.settings import Settings
 
 DAY_OR_TIME = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"])
@@ -33,10 +37,6 @@ def register(group: click.Group) -> None:
 @click.option("--chunk", default=2000, show_default=True, hidden=True, help="calls per step")
 def rerate(first: datetime, last: datetime, account: str | None, reseller: str | None, dry_run: bool,
            run_id: str | None, throttle: float | None, chunk: int) -> None:
-    from pipeline.logging_setup import setup_logging
-    from pipeline.rerate.run import new_run_id
-    from pipeline.rerate.scope import Scope, ScopeError
-    from pipeline.rerate.run import rerate as run
 
     settings = Settings()
     setup_logging(settings.log_level)

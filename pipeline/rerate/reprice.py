@@ -31,7 +31,7 @@ MONEY_FIELDS = frozenset({"user_price", "reseller_price", "provider_price", "res
 
 @dataclass(frozen=True)
 class Repriced:
-    key: str  # the call's key on cdr.rated (server_id/call_id)
+    key: str  # the call's key on cdr.rated (server_id/call_id, /segment for a segment)
     old_owed: dict[str, Decimal]  # account -> what it was charged for the call
     new_owed: dict[str, Decimal]  # account -> what it owes with today's prices
     record: dict | None  # the new cdr.rated record, None when nothing changed
@@ -62,13 +62,14 @@ def stored_cdr(row: dict) -> CdrIn:
         "call_id": row["call_id"], "server_id": row["server_id"], "account": row["account"], "dst": row["dst"],
         "start_time": _aware(row["start_time"]), "billsec": row["billsec"], "src": row.get("src") or "",
         "disposition": row["disposition"], "provider": row.get("provider") or None, "did": row.get("did") or None,
+        "segment": row.get("segment") or None,
     }
     return CdrIn.model_validate(fields)
 
 
 def reprice(row: dict, book, rated_at: datetime, rerate_id: str) -> Repriced | NotRepriced:
     """`row`: a rated_calls row (scope.SELECTED) as a dict."""
-    key = call_key(row["server_id"], row["call_id"])
+    key = call_key(row["server_id"], row["call_id"], row.get("segment") or None)
     try:
         cdr = stored_cdr(row)
     except ValueError as exc:  # pydantic's ValidationError too: a row no CDR could have made

@@ -28,16 +28,19 @@ from decimal import Decimal
 import orjson
 
 from pipeline.balances.charges import owed_by
-from pipeline.reference_feed import ReferenceFeed
+from pipeline.invoices import ledger  # ledger.read_invoices at call time: tests replace it
+from pipeline.kafka.clients import KafkaClients
+from pipeline.kafka.topic_io import read_all
+from pipeline.kafka.topics import BALANCE_ADJUSTMENTS, CDR_RATED
+from pipeline.reference.feed import read_book
 from pipeline.rerate.adjustment import Invoiced, adjustment_id, adjustment_value, bill_period
 from pipeline.rerate.reprice import NotRepriced, reprice
 from pipeline.rerate.scope import SELECTED, Scope
 from pipeline.rerate.summary import RunSummary
-from pipeline.runtime.clients import KafkaClients
 from pipeline.schemas import wire
 from pipeline.schemas.cdr import call_key
 from pipeline.settings import Settings
-from pipeline.topic_io import read_all
+from pipeline.sinks.clickhouse import connect
 
 log = logging.getLogger(__name__)
 CHUNK = 2000  # calls per step: what a kill can leave half-done, and what a resume re-checks
@@ -76,10 +79,9 @@ async def rerate(settings: Settings, scope: Scope, rerate_id: str, *, dry_run: b
     """Run (or continue) the re-rating `rerate_id` over `scope`; the per-account summary.
     `throttle`: at most that many calls a second (spares a cluster that is busy rating).
     `book`: the reference data to price with (default: the ref topics read to their end)."""
-    from pipeline.sinks.clickhouse import connect  # clickhouse_driver only where it is used
 
     clients = clients or KafkaClients(settings)
-    book = book if book is not None else await load_book(settings, clients)
+    book = book if book is not None else await read_book(settings, clients)
     journal = Journal({}, {}) if dry_run else await read_journal(settings, rerate_id, clients)
     invoiced = {} if dry_run else await invoiced_by_account(settings)
     reader, writer = connect(settings), connect(settings)
@@ -170,7 +172,7 @@ def _price_chunk(batch: list[dict], book, rated_at: datetime, rerate_id: str, jo
 
 async def _write_chunk(settings: Settings, producer, writer, step: ChunkOutput, rerate_id: str, journal: Journal,
                        invoiced: dict[str, list[Invoiced]]) -> None:
-    adjustments_topic, rated_topic = settings.topic("balance.adjustments"), settings.topic("cdr.rated")
+    adjustments_topic, rated_topic = settings.topic(BALANCE_ADJUSTMENTS), settings.topic(CDR_RATED)
     now_ms = int(datetime.now(timezone.utc).timestamp() * 1000)
     sends = [await producer.send(adjustments_topic, adjustment_value(rerate_id, call, account, amount, now_ms),
                                  key=account.encode())
@@ -191,34 +193,22 @@ async def _write_chunk(settings: Settings, producer, writer, step: ChunkOutput, 
     await asyncio.gather(*sends)
 
 
-async def load_book(settings: Settings, clients: KafkaClients | None = None):
-    """Today's reference data: the ref topics read to their end."""
-    feed = ReferenceFeed(settings, clients)
-    await feed.start()
-    try:
-        await feed.catch_up()
-    finally:
-        await feed.stop()
-    return feed.book
-
-
 async def read_journal(settings: Settings, rerate_id: str, clients: KafkaClients | None = None) -> Journal:
-    messages = await read_all(settings, "balance.adjustments", clients)
+    messages = await read_all(settings, BALANCE_ADJUSTMENTS, clients)
     return Journal.from_values(rerate_id, (m.value for m in messages if m.value))
 
 
 async def invoiced_by_account(settings: Settings) -> dict[str, list[Invoiced]]:
     """Every issued invoice's period, by account (the invoices topic, the record of truth)."""
-    from pipeline.invoices.ledger import read_invoices
 
     out: dict[str, list[Invoiced]] = {}
-    for invoice in await read_invoices(settings):
+    for invoice in await ledger.read_invoices(settings):
         out.setdefault(invoice.account, []).append(Invoiced(invoice.period, invoice.period_start, invoice.period_end))
     return out
 
 
 def _key(row: dict) -> str:
-    return call_key(row["server_id"], row["call_id"])
+    return call_key(row["server_id"], row["call_id"], row.get("segment") or None)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

@@ -10,7 +10,7 @@ UTC = timezone.utc
 # What a stored call needs to be priced again (its CDR's fields) and what it was charged (the
 # fields charges.owed_by reads), in this order.
 CALL_FIELDS = ("server_id", "call_id", "account", "provider", "src", "dst", "did", "start_time", "billsec",
-               "disposition", "extra")
+               "disposition", "extra", "segment")
 PRICE_FIELDS = ("reseller", "own_provider", "user_tariff", "user_prefix", "user_price", "reseller_tariff",
                 "reseller_prefix", "reseller_price", "provider_tariff", "provider_prefix", "provider_price",
                 "reseller_profit", "admin_profit", "currency", "loss", "did_owner", "did_incoming_price",
@@ -60,7 +60,7 @@ class Scope:
         where, params = self.where()
         # ordered by the table's key: a resumed run meets the calls in the same order
         return (f"SELECT {', '.join(SELECTED)} FROM {database}.rated_calls FINAL WHERE {where} "
-                "ORDER BY server_id, call_id", params)
+                "ORDER BY server_id, call_id, segment", params)
 
     def count(self, database: str) -> tuple[str, dict]:
         where, params = self.where()

@@ -24,17 +24,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
-from pipeline.runtime.clients import FETCH_MAX_WAIT_MS
+from pipeline.kafka.clients import FETCH_MAX_WAIT_MS
+from pipeline.kafka.message import Message
+from pipeline.observability.metrics import Metrics
 from pipeline.runtime.outputs import BatchOutputs, Context, OutputTooLarge, Record
 from pipeline.runtime.state import StateNotHeld, Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 COMMIT_EVERY = 0.25  # seconds; a commit is a broker round trip, the block signal crosses 4 stages
 STATE_GAUGE_EVERY = 10.0  # seconds between updates of the state-size gauge (an estimate per DB)
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0  # seconds between tries after a transient failure
@@ -61,7 +67,7 @@ class Stage:
     # > 0: keep reading until batch_size messages or this many seconds (the sink: few, large inserts)
     gather_seconds: float = 0.0
     handles_empty_batches: bool = False  # the guard re-judges accounts whose reference data changed
-    disk_stores: dict = {}  # set by the loop: its stores, for a stage that rebuilds memory from them
+    disk_stores: dict[str, Store] = {}  # set by the loop: its stores, for a stage that rebuilds memory from them
     # the broker holds a fetch until this much data or this long (clients.stage_consumer): fuller
     # fetches cost less CPU per message, and add at most fetch_max_wait_ms to each hop
     fetch_min_bytes: int = 1
@@ -70,10 +76,10 @@ class Stage:
     async def prepare(self) -> None:
         """Before the first batch (wait for reference data, ...)."""
 
-    async def handle(self, messages: list, ctx: Context) -> None:
+    async def handle(self, messages: list[Message], ctx: Context) -> None:
         raise NotImplementedError
 
-    async def flush(self, stash: list) -> None:
+    async def flush(self, stash: list[Any]) -> None:
         """After the batch's records are acknowledged, before its offsets are committed: write
         what `handle` stashed. Failures here are transient by definition: the batch is read again."""
 
@@ -87,14 +93,14 @@ class Stage:
         """A batch failed half-way and is handled again one message at a time: undo whatever the
         stage keeps in memory beyond its stores (the stores' overlay is simply dropped)."""
 
-    def dead_letter(self, message, reason: str, detail: str) -> Record:
+    def dead_letter(self, message: Message, reason: str, detail: str) -> Record:
         raise NotImplementedError
 
 
 @dataclass
 class _InFlight:
     outputs: BatchOutputs
-    acks: list  # [(future of a sent batch, changelog (store, partition) or None, records in it)]
+    acks: list[tuple[Awaitable[Any], tuple[str, int] | None, int]]  # [(future of a sent batch, changelog (store, partition) or None, records in it)]
     offsets: dict[TopicPartition, int]
     started: float
     messages: int
@@ -104,8 +110,8 @@ class _InFlight:
 class Checkpointer:
     """Runs one Stage: its consumer group, producer, state stores and the loop above."""
 
-    def __init__(self, stage: Stage, clients, *, state_dir, changelog_topic, max_bytes: dict[str, int],
-                 metrics=None) -> None:
+    def __init__(self, stage: Stage, clients: Any, *, state_dir: Path, changelog_topic: Callable[[str], str],
+                 max_bytes: dict[str, int], metrics: Metrics | None = None) -> None:
         self.stage = stage
         self.clients = clients
         self.stores = {name: Store(name, changelog_topic(name), state_dir) for name in stage.stores}
@@ -122,7 +128,7 @@ class Checkpointer:
         self.started = False
         self.ready = False
         self.holding_failed = False  # the stores could not take the partitions assigned: try again
-        self.all_failed: tuple[tuple, int] = ((), 0)  # (the batch, tries) whose every message failed
+        self.all_failed: tuple[tuple[tuple[str, int, int], ...], int] = ((), 0)  # (the batch, tries) whose every message failed
         self.gauged_at = 0.0
         self.polling_locked = False  # a paused poll made while the batch in hand holds the lock
 
@@ -208,10 +214,10 @@ class Checkpointer:
         self.stage.tick()
         return settled
 
-    async def _read(self) -> dict:
+    async def _read(self) -> dict[TopicPartition, list[Message]]:
         size = self.stage.batch_size
-        batches = await self.consumer.getmany(timeout_ms=max(1, int(self.stage.batch_seconds * 1000)),
-                                              max_records=size)
+        batches: dict[TopicPartition, list[Message]] = await self.consumer.getmany(
+            timeout_ms=max(1, int(self.stage.batch_seconds * 1000)), max_records=size)
         if self.stage.gather_seconds <= 0 or not batches:
             return batches
         count, deadline = sum(map(len, batches.values())), time.monotonic() + self.stage.gather_seconds
@@ -224,7 +230,7 @@ class Checkpointer:
                 count += len(part)
         return batches
 
-    async def _handle(self, messages: list) -> BatchOutputs:
+    async def _handle(self, messages: list[Message]) -> BatchOutputs:
         """The batch's outputs; a message the stage cannot handle becomes a dead letter."""
         outputs = BatchOutputs()
         try:
@@ -237,7 +243,7 @@ class Checkpointer:
                 raise
         await self.stage.rollback()
         outputs = BatchOutputs()
-        failed: list[tuple[object, Exception]] = []
+        failed: list[tuple[Message, Exception]] = []
         for message in messages:  # each alone, reading the writes of those before it
             one = BatchOutputs()
             try:
@@ -258,12 +264,12 @@ class Checkpointer:
                                      f"{type(failed[0][1]).__name__}: {failed[0][1]}") from failed[0][1]
         if failed:
             self._count_failure("message")
-        for message, exc in failed:
-            reason = "too_large" if isinstance(exc, OutputTooLarge) else "internal_error"
-            detail = f"{type(exc).__name__}: {exc}"
+        for message, error in failed:
+            reason = "too_large" if isinstance(error, OutputTooLarge) else "internal_error"
+            detail = f"{type(error).__name__}: {error}"
             log.error("%s: %s[%d]@%d goes to the dead letters: %s", self.stage.name,
                       message.topic, message.partition, message.offset, detail[:500],
-                      exc_info=(exc if reason == "internal_error" else None))
+                      exc_info=(error if reason == "internal_error" else None))
             self._count_dead_letter(reason)
             outputs.records.append(self.stage.dead_letter(message, reason, detail))
         return outputs
@@ -272,7 +278,7 @@ class Checkpointer:
         in_flight = [self.in_flight.outputs] if self.in_flight is not None else []
         return Context(outputs, [*layers, *in_flight], self.stores, self.max_bytes)
 
-    async def _send(self, outputs: BatchOutputs) -> list:
+    async def _send(self, outputs: BatchOutputs) -> list[tuple[Awaitable[Any], tuple[str, int] | None, int]]:
         """Hand every record and changelog write to the producer, one batch per partition."""
         batches: dict[tuple[str, int], list[Record]] = {}
         known = self.partitions_of
@@ -288,7 +294,7 @@ class Checkpointer:
             changelog[(topic, partition)] = (store, partition)
             batches.setdefault((topic, partition), []).extend(
                 Record(topic, key, value, partition) for key, value in writes.items())
-        acks = []
+        acks: list[tuple[Awaitable[Any], tuple[str, int] | None, int]] = []
         for (topic, partition), records in batches.items():
             batch, count = self.producer.create_batch(), 0
             for record in records:
@@ -325,8 +331,8 @@ class Checkpointer:
                 self.metrics.produced(self.stage.name, topic, count)
             if self.stores and time.monotonic() - self.gauged_at >= STATE_GAUGE_EVERY:
                 self.gauged_at = time.monotonic()
-                for name, store in self.stores.items():
-                    self.metrics.state_size(self.stage.name, name, store.estimated_keys())
+                for name, kept in self.stores.items():
+                    self.metrics.state_size(self.stage.name, name, kept.estimated_keys())
 
     async def _settle_and_commit(self) -> None:
         if self.in_flight is not None:
@@ -352,7 +358,7 @@ class Checkpointer:
         (ClickHouse down for an hour) it keeps polling with its partitions paused."""
         await self._polling_while(asyncio.sleep(seconds))
 
-    async def _polling_while(self, awaitable):
+    async def _polling_while(self, awaitable: Awaitable[T]) -> T:
         """Await `awaitable` (a flush, a backoff) while polling every second with the partitions
         paused, so that however long it takes the consumer stays in its group."""
         task = asyncio.ensure_future(awaitable)
@@ -475,7 +481,7 @@ class Checkpointer:
                             sorted(numbers), type(exc).__name__, exc)
 
     # --- metrics --------------------------------------------------------------------------------
-    def _report_lag(self, batches) -> None:
+    def _report_lag(self, batches: dict[TopicPartition, list[Message]]) -> None:
         if self.metrics is None:
             return
         assigned = self.consumer.assignment()
@@ -500,8 +506,8 @@ class _Rebalance(ConsumerRebalanceListener):
     def __init__(self, checkpointer: Checkpointer) -> None:
         self.checkpointer = checkpointer
 
-    async def on_partitions_revoked(self, revoked) -> None:
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         await self.checkpointer.revoked()
 
-    async def on_partitions_assigned(self, assigned) -> None:
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         await self.checkpointer.assigned(set(assigned))

@@ -7,6 +7,9 @@ or the source offsets before the broker acknowledged the batch's records and cha
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.runtime.state import PartitionState, Store
 
 
 class OutputTooLarge(Exception):
@@ -29,9 +32,9 @@ class BatchOutputs:
     writes: dict[tuple[str, int], dict[bytes, bytes | None]] = field(default_factory=dict)
     # what the stage writes elsewhere once the batch is acknowledged (the sink's rows): handed
     # to its `flush`, and dropped with the batch if the batch is dropped
-    stash: list = field(default_factory=list)
+    stash: list[Any] = field(default_factory=list)
 
-    def merge(self, other: "BatchOutputs") -> None:
+    def merge(self, other: BatchOutputs) -> None:
         self.records.extend(other.records)
         self.stash.extend(other.stash)
         for where, writes in other.writes.items():
@@ -47,7 +50,7 @@ class BatchOutputs:
 class Context:
     """What a stage's `handle` works with: send records, read and write its state."""
 
-    def __init__(self, outputs: BatchOutputs, layers: list[BatchOutputs], stores: dict,
+    def __init__(self, outputs: BatchOutputs, layers: list[BatchOutputs], stores: dict[str, Store],
                  max_bytes: dict[str, int]) -> None:
         self.outputs = outputs
         self._layers = layers  # newest first: other overlays of this batch, then batches in flight
@@ -59,7 +62,7 @@ class Context:
         self._check_size(topic, key, value)
         self.outputs.records.append(Record(topic, key, value, partition, headers))
 
-    def stash(self, item) -> None:
+    def stash(self, item: Any) -> None:
         """Keep `item` for the stage's `flush`, after this batch's records are acknowledged."""
         self.outputs.stash.append(item)
 
@@ -75,7 +78,7 @@ class Context:
             self._check_size(self._stores[store].topic, key, value)
         self.outputs.writes.setdefault((store, partition), {})[key] = value
 
-    def partition_state(self, store: str, partition: int):
+    def partition_state(self, store: str, partition: int) -> PartitionState:
         """The store's partition on disk (acknowledged writes only), to scan ranges of keys."""
         return self._stores[store].partition(partition)
 

@@ -17,11 +17,13 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 from aiokafka import TopicPartition
 from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch
 
-from pipeline.runtime.topic_read import read_to_end
+from pipeline.kafka.message import Client, Message
+from pipeline.kafka.topic_read import read_to_end
 
 log = logging.getLogger(__name__)
 # the empty key never names state (accounts, calls and payment ids are never empty): it holds
@@ -91,7 +93,7 @@ class PartitionState:
         self.db = Rdict(str(path), _options())
 
     def get(self, key: bytes) -> bytes | None:
-        return self.db.get(key)
+        return cast("bytes | None", self.db.get(key))  # raw mode: bytes in, bytes out
 
     @property
     def changelog_offset(self) -> int:
@@ -113,7 +115,7 @@ class PartitionState:
         """Keys in byte order from `from_key` (the offset key sorts first and is skipped)."""
         for key, value in self.db.items(from_key=from_key):
             if key != OFFSET_KEY:
-                yield key, value
+                yield cast(bytes, key), cast(bytes, value)
 
     def close(self) -> None:
         self.db.close()
@@ -142,7 +144,7 @@ class Store:
         return sum(state.db.property_int_value("rocksdb.estimate-num-keys") or 0
                    for state in self.partitions.values())
 
-    async def hold(self, partitions: set[int], reader) -> None:
+    async def hold(self, partitions: set[int], reader: Client) -> None:
         """Keep exactly these partitions open: close the others, bring new ones up to date.
 
         A partition given back is closed but stays on disk: if it comes back (a rebalance that
@@ -154,7 +156,7 @@ class Store:
         if missing:
             await self.restore(missing, reader)
 
-    async def restore(self, partitions: list[int], reader) -> int:
+    async def restore(self, partitions: list[int], reader: Client) -> int:
         """Open these partitions and read their changelog tail; returns how many records."""
         tps = [TopicPartition(self.topic, p) for p in partitions]
         reader.assign(tps)
@@ -176,9 +178,9 @@ class Store:
         pending: dict[int, dict[bytes, bytes | None]] = {p: {} for p in partitions}
         count = 0
 
-        def collect(message) -> None:
+        def collect(message: Message) -> None:
             nonlocal count
-            pending[message.partition][message.key] = message.value
+            pending[message.partition][cast(bytes, message.key)] = message.value  # a changelog record has a key
             count += 1
             if len(pending[message.partition]) >= 50_000:  # bounded memory while restoring
                 self.partitions[message.partition].apply(pending[message.partition], message.offset + 1)

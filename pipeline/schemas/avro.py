@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import io
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import fastavro
 
@@ -13,11 +13,11 @@ SCHEMA_DIR = Path(__file__).resolve().parent
 CONFLUENT_MAGIC = 0  # Confluent wire format: magic byte 0, 4-byte schema id, then the Avro body
 
 
-@lru_cache(maxsize=None)
-def schema(name: str) -> dict:
+@cache
+def schema(name: str) -> dict[str, Any]:
     """Parsed schema by file stem, e.g. ``schema("rated_call.v1")``."""
     with open(SCHEMA_DIR / f"{name}.avsc", encoding="utf-8") as fh:
-        return fastavro.parse_schema(json.load(fh))
+        return cast(dict[str, Any], fastavro.parse_schema(json.load(fh)))
 
 
 def encode(name: str, record: dict[str, Any]) -> bytes:
@@ -32,7 +32,7 @@ def decode(name: str, payload: bytes, exact: bool = False) -> dict[str, Any]:
     record = fastavro.schemaless_reader(buffer, schema(name), None)
     if exact and buffer.tell() != len(payload):
         raise ValueError(f"{len(payload) - buffer.tell()} bytes left after the {name} record")
-    return record
+    return cast(dict[str, Any], record)  # every schema here is a record
 
 
 def decode_framed(name: str, payload: bytes, exact: bool = False) -> dict[str, Any]:

@@ -1,16 +1,16 @@
-"""The pipeline's own CDR form (CONTRACT.md "CDR JSON") as a pydantic model."""
+"""The pipeline's own CDR form (docs/contract.md "A CDR (`cdr.raw`)") as a pydantic model."""
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from pipeline.schemas import limits
+from pipeline.schemas import dialled, limits
+from pipeline.schemas.device_keys import DeviceKeys
 
-_NON_DIGITS = re.compile(r"[^0-9]")  # \D would keep Arabic-Indic and fullwidth digits
 ANSWERED = "ANSWERED"
+MAX_SEGMENT_LENGTH = 256
 
 
 class CdrIn(BaseModel):
@@ -23,7 +23,10 @@ class CdrIn(BaseModel):
     # a calling card's call (CONTRACT v3): the card pays through its own account, whose id is its
     # number, so an empty `account` becomes the card's (declared before `account`, like `did`)
     card: str | None = None
-    account: str
+    # what the switch knows of the caller (README "Devices"): a CDR with no account is attributed to
+    # the account of the device these match, by the rate stage (also declared before `account`)
+    device: DeviceKeys | None = None
+    account: str = Field(default="", validate_default=True)
     dst: str
     start_time: datetime
     billsec: int
@@ -33,6 +36,9 @@ class CdrIn(BaseModel):
     duration: int | None = None
     disposition: str | None = None
     provider: str | None = None
+    # one record of a call the switch wrote in several (README "A call in several records"):
+    # each segment is priced and charged on its own key, server_id/call_id/segment
+    segment: str | None = None
 
     @field_validator("call_id", "server_id")
     @classmethod
@@ -51,18 +57,30 @@ class CdrIn(BaseModel):
         card = (info.data.get("card") or "").strip()
         if card:
             return card
+        device = info.data.get("device")
+        if device is not None and not device.empty:
+            return ""  # the rate stage finds the account through the device
         if not (info.data.get("did") or "").strip():
-            raise ValueError("must not be empty (only a call to a DID, with `did`, may come from outside "
-                             "with no account)")
+            raise ValueError("must not be empty (a CDR names its caller by `account`, `device` or `card`; only "
+                             "a call to a DID, with `did`, may come from outside with none)")
         return ""
 
     @field_validator("dst")
     @classmethod
-    def _digits_only(cls, value: str) -> str:
-        digits = _NON_DIGITS.sub("", value)
-        if not digits:
-            raise ValueError(f"has no digits (got {value!r})")
-        return digits
+    def _number_or_code(cls, value: str) -> str:
+        """A number's digits, or a code as dialled (pipeline/schemas/dialled.py)."""
+        return dialled.dialled(value)
+
+    @field_validator("segment", mode="before")
+    @classmethod
+    def _segment_text(cls, value):
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # Asterisk's `sequence` is a number
+        if isinstance(value, str):
+            value = value.strip() or None  # empty: a call in one record
+            if value is not None and (len(value) > MAX_SEGMENT_LENGTH or not value.isprintable()):
+                raise ValueError(f"must be printable text of at most {MAX_SEGMENT_LENGTH} characters")
+        return value
 
     @field_validator("start_time", "answer_time", "end_time")
     @classmethod
@@ -94,7 +112,7 @@ class CdrIn(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _default_disposition(self) -> "CdrIn":
+    def _default_disposition(self) -> CdrIn:
         if self.disposition is None:
             object.__setattr__(self, "disposition", ANSWERED if self.billsec > 0 else "NO ANSWER")
         else:
@@ -107,18 +125,34 @@ class CdrIn(BaseModel):
 
     @property
     def call_key(self) -> str:
+        return call_key(self.server_id, self.call_id, self.segment)
+
+    @property
+    def hold_key(self) -> str:
+        """The key of the call as a whole, whatever its segment: what its authorization held."""
         return call_key(self.server_id, self.call_id)
 
     def extra_fields(self) -> dict[str, Any]:
         return dict(self.__pydantic_extra__ or {})
 
 
-def call_key(server_id: str, call_id: str) -> str:
+def call_key(server_id: str, call_id: str, segment: str | None = None) -> str:
     """The call's identity on cdr.rated (and in charged_calls): `server_id/call_id`, unchanged when
     server_id has neither "/" nor "%". Otherwise server_id is percent-encoded ("/" -> %2F, "%" ->
     %25), so the first "/" of a key always ends the server id and no two calls share a key
-    ("ast1/x" + "y" is `ast1%2Fx/y`, "ast1" + "x/y" is `ast1/x/y`)."""
-    if "/" in server_id or "%" in server_id:
-        server_id = server_id.replace("%", "%25").replace("/", "%2F")
-    return f"{server_id}/{call_id}"
+    ("ast1/x" + "y" is `ast1%2Fx/y`, "ast1" + "x/y" is `ast1/x/y`).
+
+    A segment of a call written in several records is `server_id/call_id/segment`, with call_id and
+    segment encoded the same way, so such a key always has exactly two "/" and no two segments
+    share one. A server should write all its records with segments or none: a call id holding a
+    "/" on an unsegmented record could otherwise spell a segmented key (`s/a/b`)."""
+    if segment is None:
+        return f"{_encoded(server_id)}/{call_id}"
+    return f"{_encoded(server_id)}/{_encoded(call_id)}/{_encoded(segment)}"
+
+
+def _encoded(part: str) -> str:
+    if "/" in part or "%" in part:
+        return part.replace("%", "%25").replace("/", "%2F")
+    return part
 

@@ -45,6 +45,8 @@ NEW_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 MAX_REFERENCE_LENGTH = 200
 MAX_NAME_LENGTH = 200  # names, and any other free text of a record
 MAX_URL_LENGTH = 2048  # a webhook: the longest URL proxies and HTTP libraries commonly take
+MAX_ADDRESS_LENGTH = 1000  # an account's postal address, several lines (as an issuer's)
+MAX_DESTINATION_LENGTH = 100  # a rate's destination name ("Italy mobile")
 # E.164 numbers have at most 15 digits; 32 leaves room for national and internal numbering
 MAX_DID_DIGITS = 32
 MAX_DECIMAL_TEXT = 64  # money as text: 28 significant digits, sign and point fit many times

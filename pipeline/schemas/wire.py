@@ -10,7 +10,7 @@ string field, whose Avro length prefix can never be the byte `{`.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from functools import lru_cache
+from functools import cache
 
 import orjson
 
@@ -20,7 +20,7 @@ FORMATS = ("json", "avro")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-@lru_cache(maxsize=None)
+@cache
 def timestamp_fields(name: str) -> tuple[str, ...]:
     """Fields that are timestamp-millis: epoch milliseconds in JSON, aware datetimes in Python."""
     return tuple(

@@ -1,11 +1,11 @@
 """A batch of cdr.rated payloads -> rows to insert, and the payloads that could not be rows.
 
-Errors are data (bytewax's habit): the agent decides to log and count them, tests inspect them.
+Errors are data (bytewax's habit): the sink stage decides to log and count them, tests inspect them.
 """
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from typing import Hashable, Iterable
 
 from pipeline.schemas import wire
 from pipeline.sinks.rows import last_rating_per_call, row_from_record

@@ -1,4 +1,4 @@
-"""ClickHouse commands for `python -m pipeline`: migrate and the reports.
+"""The ClickHouse schema command for `python -m pipeline`: migrate (the reports are pipeline/reports/cli.py).
 
 `register(group)` adds them to Faust's click group (pipeline/cli.py calls it). They build their
 own Settings from the environment and never import the Faust app.
@@ -8,12 +8,11 @@ from __future__ import annotations
 import click
 
 from pipeline.settings import Settings
+from pipeline.sinks.migrate import migrate as apply
 
 
 @click.command("migrate", help="Create or upgrade the ClickHouse schema; running it twice is a no-op.")
 def migrate() -> None:
-    from pipeline.sinks.migrate import migrate as apply
-
     settings = Settings()
     applied = apply(settings)
     if applied:
@@ -24,7 +23,4 @@ def migrate() -> None:
 
 
 def register(group: click.Group) -> None:
-    from pipeline.reports.cli import REPORT_COMMANDS
-
-    for command in (migrate, *REPORT_COMMANDS):
-        group.add_command(command)
+    group.add_command(migrate)

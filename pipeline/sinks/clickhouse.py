@@ -1,6 +1,6 @@
 """ClickHouseWriter: inserts rated_calls rows, retrying until ClickHouse takes them.
 
-The sink agent commits a batch's offsets only after `write` returned, so `write` never gives up
+The sink stage commits a batch's offsets only after `write` returned, so `write` never gives up
 and never drops a row: while ClickHouse is down it waits with capped exponential backoff, logging
 each retry. Rows from rows.row_from_record are valid for the table, so a failure here is taken as
 transient (server down, network, too many parts); a schema missing its table is fixed by running
@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 from urllib.parse import urlparse, urlunparse
+
+import clickhouse_driver
 
 from pipeline.settings import Settings
 from pipeline.sinks.rows import COLUMNS
@@ -30,8 +32,6 @@ def client_url(settings: Settings, database: str | None = None) -> str:
 
 
 def connect(settings: Settings, database: str | None = None):
-    import clickhouse_driver
-
     return clickhouse_driver.Client.from_url(client_url(settings, database))
 
 
@@ -55,7 +55,8 @@ class WriterStopped(Exception):
 
 
 class ClickHouseWriter:
-    """`write(rows)` inserts into `<database>.<table>`; blocking, so the agent runs it in a thread."""
+    """`write(rows)` inserts into `<database>.<table>`; blocking, so the sink stage runs it in its rows
+    child process (rows_process.py), or in a thread with RATING_SINK_ROWS_PROCESS=false."""
 
     def __init__(
         self,

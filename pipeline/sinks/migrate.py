@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 from pipeline.settings import Settings
+from pipeline.sinks.clickhouse import connect
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +93,6 @@ def apply_migrations(execute: Execute, database: str, migrations: list[Migration
 
 
 def migrate(settings: Settings) -> list[str]:
-    from pipeline.sinks.clickhouse import connect
-
     client = connect(settings, database="default")  # ours may not exist yet
     try:
         return apply_migrations(client.execute, settings.clickhouse_database, load_migrations())
@@ -101,6 +101,4 @@ def migrate(settings: Settings) -> list[str]:
 
 
 def _now():
-    from datetime import datetime, timezone
-
     return datetime.now(timezone.utc)

@@ -1,15 +1,17 @@
-"""ref.* messages (CONTRACT.md "Reference data JSON") -> rows of the mirror tables.
+"""ref.* messages (docs/contract.md "Reference data") -> rows of the mirror tables.
 
 Pure, like rows.py. `version` is the message's offset (one partition per ref topic, so it orders
 every change of a key) and an empty value is a delete, stored as a tombstone row.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 
+from pipeline.kafka.topics import REF_ACCOUNTS, REF_PROVIDERS, REF_TARIFFS
 from pipeline.sinks.rows import MONEY_PLACES, RowError, _decimal
 
 ADMIN = "admin"
@@ -60,9 +62,9 @@ def provider_fields(value: dict[str, Any]) -> tuple:
 
 MIRRORS: dict[str, tuple[str, tuple[str, ...], Callable[[dict], tuple]]] = {
     # topic -> (table, columns, fields of a live record between id and the trailer)
-    "ref.accounts": ("accounts", ACCOUNT_COLUMNS, account_fields),
-    "ref.tariffs": ("tariffs", TARIFF_COLUMNS, tariff_fields),
-    "ref.providers": ("providers", PROVIDER_COLUMNS, provider_fields),
+    REF_ACCOUNTS: ("accounts", ACCOUNT_COLUMNS, account_fields),
+    REF_TARIFFS: ("tariffs", TARIFF_COLUMNS, tariff_fields),
+    REF_PROVIDERS: ("providers", PROVIDER_COLUMNS, provider_fields),
 }
 
 

@@ -8,13 +8,14 @@ driver also truncates a Decimal with too many places silently; here that is an e
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from operator import itemgetter
-from typing import Any, Callable, Iterable
+from typing import Any
 
-from pipeline.schemas.limits import DECIMAL_DIGITS, MONEY_PLACES, RATE_PLACES, UINT32_MAX
 from pipeline.schemas.limits import DATETIME_TYPE_END as DATETIME_END  # DateTime is a UInt32 of seconds
+from pipeline.schemas.limits import DECIMAL_DIGITS, MONEY_PLACES, RATE_PLACES, UINT32_MAX
 
 # The limits themselves live in pipeline/schemas/limits.py, enforced where data enters; this
 # mapper checks them again, the last guard before a value the server would refuse.
@@ -50,11 +51,14 @@ ADDED_COLUMNS: tuple[tuple[str, str, str, Any], ...] = (
     # own `version` column is the ReplacingMergeTree version, rated_at in ms (see 0006)
     ("rating_version", "version", "uint32", 1),
     ("rerate_id", "rerate_id", "str", ""),
+    # migrations/0008_call_segments.sql: one record of a call written in several ('' for a whole call)
+    ("segment", "segment", "str", ""),
 )
 # the table's order: 0001's columns with the engine's `version` last, then 0006's
 COLUMNS: tuple[str, ...] = (tuple(name for name, _ in COLUMN_KINDS) + ("version",)
                             + tuple(c[0] for c in ADDED_COLUMNS))
 VERSION = len(COLUMN_KINDS)  # position of `version` in a row
+SEGMENT = COLUMNS.index("segment")  # with server_id and call_id, the row's identity under FINAL
 
 
 class RowError(ValueError):
@@ -79,11 +83,11 @@ def row_from_record(record: dict[str, Any]) -> tuple:
 
 
 def last_rating_per_call(rows: Iterable[tuple]) -> list[tuple]:
-    """One row per (server_id, call_id), the latest version: a redelivery inside one batch is
-    then never inserted twice, which keeps the daily_stats view exact for it."""
-    latest: dict[tuple[str, str], tuple] = {}
+    """One row per (server_id, call_id, segment), the latest version: a redelivery inside one batch
+    is then never inserted twice, which keeps the daily_stats view exact for it."""
+    latest: dict[tuple[str, str, str], tuple] = {}
     for row in rows:
-        key = (row[0], row[1])
+        key = (row[0], row[1], row[SEGMENT])
         kept = latest.get(key)
         if kept is None or row[VERSION] >= kept[VERSION]:
             latest[key] = row

@@ -18,6 +18,7 @@ dies with the worker (PR_SET_PDEATHSIG), so a SIGKILLed worker leaves no orphan 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -203,8 +204,6 @@ _rows: HeldRows | None = None
 def _child_start(settings_json: str) -> None:
     global _rows
     try:  # die with the worker: a SIGKILLed parent must not leave a child inserting
-        import ctypes
-
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except OSError:
         pass

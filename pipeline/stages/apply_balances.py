@@ -11,6 +11,7 @@ balance once; the same id with another amount is refused and reported on cdr.rej
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -18,8 +19,11 @@ import orjson
 
 from pipeline.balances.ledger import Ledger
 from pipeline.cdr.process import Source, rejection
+from pipeline.kafka.message import Message, key_of, value_of
+from pipeline.kafka.topics import BALANCE_ADJUSTMENTS, BALANCE_CHARGES, BALANCE_PAYMENTS_ACCEPTED, BALANCE_UPDATES
 from pipeline.runtime.outputs import Context
 from pipeline.schemas import wire
+from pipeline.settings import Settings
 from pipeline.stages.base import PipelineStage
 from pipeline.stages.charge_calls import CHARGES_HEADER, CHARGES_SCHEMA
 
@@ -31,22 +35,22 @@ class ApplyBalances(PipelineStage):
     name = "balance"
     stores = (LEDGERS, PAYMENT_IDS)
 
-    def __init__(self, settings, clock=lambda: datetime.now(timezone.utc)) -> None:
+    def __init__(self, settings: Settings, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         super().__init__(settings)
-        self.charges_topic = settings.topic("balance.charges")
-        self.adjustments_topic = settings.topic("balance.adjustments")
-        self.sources = (self.charges_topic, settings.topic("balance.payments.accepted"), self.adjustments_topic)
-        self.updates_topic = settings.topic("balance.updates")
+        self.charges_topic = settings.topic(BALANCE_CHARGES)
+        self.adjustments_topic = settings.topic(BALANCE_ADJUSTMENTS)
+        self.sources = (self.charges_topic, settings.topic(BALANCE_PAYMENTS_ACCEPTED), self.adjustments_topic)
+        self.updates_topic = settings.topic(BALANCE_UPDATES)
         self.batch_size = settings.balance_batch_size
         self.batch_seconds = settings.balance_batch_seconds
         self.clock = clock
         self.expired_at: dict[int, datetime] = {}
 
-    async def handle(self, messages: list, ctx: Context) -> None:
+    async def handle(self, messages: list[Message], ctx: Context) -> None:
         ledgers: dict[tuple[int, bytes], Ledger] = {}
         changed: dict[tuple[int, bytes], int | None] = {}  # -> newest rated_ms in the change
         for message in messages:
-            where = (message.partition, message.key)
+            where = (message.partition, key_of(message))  # every record here is keyed by account
             ledger = ledgers.get(where)
             if ledger is None:
                 ledger = ledgers[where] = Ledger.from_json(ctx.get(LEDGERS, *where))
@@ -66,28 +70,28 @@ class ApplyBalances(PipelineStage):
             ctx.send(self.updates_topic, account, wire.encode("balance_update.v1", update, self.settings.wire_format))
         self._expire_payment_ids({m.partition for m in messages}, ctx)
 
-    def _debit(self, message, ledger: Ledger) -> tuple[bool, int | None]:
+    def _debit(self, message: Message, ledger: Ledger) -> tuple[bool, int | None]:
         """A balance.charges message: v2 carries a batch's debits of the account from one cdr.rated
         partition, v1 (still read, e.g. left on the topic by an older worker) a single debit.
         Each debit applies once: the ledger skips an origin offset at or below its watermark.
         Returns whether any applied, and the epoch ms of the newest cdr.rated record behind it."""
         if CHARGES_HEADER in (message.headers or ()):
-            charge = wire.decode(CHARGES_SCHEMA, message.value)
+            charge = wire.decode(CHARGES_SCHEMA, value_of(message))
             partition, applied = charge["origin_partition"], False
             for offset, amount in zip(charge["offsets"], charge["amounts"], strict=True):
                 applied = ledger.debit(partition, offset, Decimal(amount)) or applied
         else:
-            charge = wire.decode("balance_charge.v1", message.value)
+            charge = wire.decode("balance_charge.v1", value_of(message))
             applied = ledger.debit(charge["origin_partition"], charge["origin_offset"], Decimal(charge["amount"]))
         return applied, charge.get("rated_ms")
 
-    def _credit(self, message, ledger: Ledger, ctx: Context) -> bool:
+    def _credit(self, message: Message, ledger: Ledger, ctx: Context) -> bool:
         """A payment (adds its amount) or a re-rating adjustment (subtracts its amount, the new
         price minus the old), each applied once per id."""
-        payment = orjson.loads(message.value)
+        payment = orjson.loads(value_of(message))
         adjustment = message.topic == self.adjustments_topic
         amount = Decimal(payment["amount"])
-        id_key = message.key + b"\x00" + (b"adjustment:" if adjustment else b"") + payment["id"].encode()
+        id_key = key_of(message) + b"\x00" + (b"adjustment:" if adjustment else b"") + payment["id"].encode()
         seen = ctx.get(PAYMENT_IDS, message.partition, id_key)
         if seen is not None:
             first = Decimal(orjson.loads(seen)["amount"])

@@ -19,18 +19,28 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime, timezone
 from decimal import Decimal
+from typing import cast
 
 import orjson
+from aiokafka import TopicPartition
 
 from pipeline.authorize import cards
 from pipeline.authorize.decide import Live, decide
 from pipeline.authorize.holds import EXPIRED, LIVE, REFUSED, SETTLED, CallHold, HoldBook
 from pipeline.authorize.request import AuthorizeRequest
+from pipeline.kafka.clients import KafkaClients
+from pipeline.kafka.follower import read_whole
+from pipeline.kafka.message import Message, value_of
+from pipeline.kafka.topics import AUTH_HOLDS, AUTH_REQUESTS, AUTH_SETTLEMENTS, BALANCE_ADJUSTMENTS, BALANCE_UPDATES
+from pipeline.reference.feed import ReferenceFeed
 from pipeline.runtime.outputs import Context
-from pipeline.runtime.topic_read import partitions_of, read_to_end
+from pipeline.runtime.state import PartitionState
 from pipeline.schemas import wire
+from pipeline.schemas.cards import CardIn
+from pipeline.settings import Settings
 from pipeline.stages.base import PipelineStage
 
 log = logging.getLogger(__name__)
@@ -50,16 +60,17 @@ class AuthorizeCalls(PipelineStage):
     batch_seconds = 0.005
     fetch_max_wait_ms = 5  # an answer waits for this hop: fetch as soon as anything is there
 
-    def __init__(self, settings, feed, clients, clock=time.time) -> None:
+    def __init__(self, settings: Settings, feed: ReferenceFeed, clients: KafkaClients,
+                 clock: Callable[[], float] = time.time) -> None:
         super().__init__(settings)
         self.feed = feed
         self.clients = clients
         self.clock = clock
-        self.requests_topic = settings.topic("auth.requests")
-        self.settlements_topic = settings.topic("auth.settlements")
-        self.updates_topic = settings.topic("balance.updates")
-        self.events_topic = settings.topic("auth.holds")
-        self.adjustments_topic = settings.topic("balance.adjustments")
+        self.requests_topic = settings.topic(AUTH_REQUESTS)
+        self.settlements_topic = settings.topic(AUTH_SETTLEMENTS)
+        self.updates_topic = settings.topic(BALANCE_UPDATES)
+        self.events_topic = settings.topic(AUTH_HOLDS)
+        self.adjustments_topic = settings.topic(BALANCE_ADJUSTMENTS)
         self.daily_at = 0  # ms of the last scan for cards' daily charges
         self.sources = (self.requests_topic, self.settlements_topic, self.updates_topic)
         self.holds: HoldBook | None = None  # None: partition 0 is not ours
@@ -72,7 +83,7 @@ class AuthorizeCalls(PipelineStage):
         await self.feed.ready.wait()
 
     # --- taking over --------------------------------------------------------------------------------
-    async def assigned(self, partitions) -> None:
+    async def assigned(self, partitions: set[TopicPartition]) -> None:
         if not any(tp.topic == self.requests_topic for tp in partitions):
             self.holds = None
             return
@@ -84,35 +95,28 @@ class AuthorizeCalls(PipelineStage):
 
     async def _rebuild(self) -> None:
         """The holds from the store (acknowledged writes), the balances from balance.updates."""
-        holds, balances, seqs = HoldBook(), {}, {}
+        holds, balances, seqs = HoldBook(), dict[str, Decimal](), dict[str, int]()
         changed: list[CallHold] = []  # released while reading: written with the next batch
         records = [CallHold.from_json(value) for key, value in self._stored().items()
                    if not key.startswith(cards.KEY_PREFIX)]  # cards' own records are read when asked
         holds.load(records)
         self.ended = deque(sorted((r.at_ms, r.key) for r in records if r.state != LIVE))
-        reader = self.clients.reader()
-        await reader.start()
-        try:
-            updates = await partitions_of(reader, self.updates_topic)
-            reader.assign(updates)
 
-            def apply(message) -> None:
-                try:
-                    changed.extend(self._take_update(holds, balances, seqs, message.value))
-                except Exception as exc:  # noqa: BLE001 - one unreadable record must not stop the authorizer
-                    log.error("authorizer: skipping unreadable %s@%d: %s", message.topic, message.offset, exc)
+        def apply(message: Message) -> None:
+            try:
+                changed.extend(self._take_update(holds, balances, seqs, value_of(message)))
+            except Exception as exc:  # noqa: BLE001 - one unreadable record must not stop the authorizer
+                log.error("authorizer: skipping unreadable %s@%d: %s", message.topic, message.offset, exc)
 
-            await read_to_end(reader, updates, apply)
-        finally:
-            await reader.stop()
+        await read_whole(self.clients, [self.updates_topic], apply)
         self.holds, self.balances, self.seqs, self.unwritten = holds, balances, seqs, changed
         log.info("authorizer active: %d calls held, %d balances", len(holds.calls), len(balances))
 
-    def _stored(self):
+    def _stored(self) -> PartitionState:
         return self.disk_stores[STORE].partition(PARTITION)
 
     # --- the batch ------------------------------------------------------------------------------------
-    async def handle(self, messages: list, ctx: Context) -> None:
+    async def handle(self, messages: list[Message], ctx: Context) -> None:
         if self.holds is None:
             return
         now_ms = int(self.clock() * 1000)
@@ -121,10 +125,10 @@ class AuthorizeCalls(PipelineStage):
         self.unwritten = []
         for message in messages:
             if message.topic == self.updates_topic:
-                for record in self._take_update(self.holds, self.balances, self.seqs, message.value):
+                for record in self._take_update(self.holds, self.balances, self.seqs, value_of(message)):
                     self._write(ctx, record, now_ms)
             elif message.topic == self.settlements_topic:
-                self._settle(message.value, ctx, now_ms)
+                self._settle(value_of(message), ctx, now_ms)
             else:
                 self._answer(message, ctx, now_ms)
         self._daily_charges(ctx, now_ms)
@@ -135,7 +139,7 @@ class AuthorizeCalls(PipelineStage):
         self._clean(ctx, now_ms)
 
     @staticmethod
-    def _take_update(holds: HoldBook, balances: dict, seqs: dict, value: bytes) -> list[CallHold]:
+    def _take_update(holds: HoldBook, balances: dict[str, Decimal], seqs: dict[str, int], value: bytes) -> list[CallHold]:
         update = wire.decode("balance_update.v1", value, datetimes=False)
         account = update["account"]
         if update["seq"] > seqs.get(account, -1):
@@ -145,6 +149,7 @@ class AuthorizeCalls(PipelineStage):
         return holds.ledger_applied(account, watermarks)
 
     def _settle(self, value: bytes, ctx: Context, now_ms: int) -> None:
+        assert self.holds is not None  # called from handle, which holds the partition
         card_of_account = getattr(self.feed.book, "card", None)
         for key, partition, offset, debited in orjson.loads(value)["calls"]:
             record = self.holds.settle(key, partition, offset, debited)
@@ -157,7 +162,7 @@ class AuthorizeCalls(PipelineStage):
                     if card is not None:
                         self._card_used(card, ctx, now_ms)
 
-    def _card_used(self, card, ctx: Context, now_ms: int) -> None:
+    def _card_used(self, card: CardIn, ctx: Context, now_ms: int) -> None:
         group = self.feed.book.card_group(card.group)
         if group is None:
             return
@@ -167,7 +172,7 @@ class AuthorizeCalls(PipelineStage):
         ctx.put(STORE, PARTITION, use_key, use.to_json())
         self._charge_fees(ctx, card.number, fees + daily, now_ms)
 
-    def _balance_after(self, account: str, fees) -> Decimal:
+    def _balance_after(self, account: str, fees: list[tuple[str, Decimal]]) -> Decimal:
         return self.balances.get(account, Decimal(0)) - sum((amount for _, amount in fees), Decimal(0))
 
     def _daily_charges(self, ctx: Context, now_ms: int) -> None:
@@ -189,19 +194,20 @@ class AuthorizeCalls(PipelineStage):
                 ctx.put(STORE, PARTITION, key, use.to_json())
                 self._charge_fees(ctx, number, fees, now_ms)
 
-    def _charge_fees(self, ctx: Context, account: str, fees, now_ms: int) -> None:
+    def _charge_fees(self, ctx: Context, account: str, fees: list[tuple[str, Decimal]], now_ms: int) -> None:
         """A card's fees, as adjustments (the balance stage subtracts each id once)."""
         for suffix, amount in fees:
             adjustment = {"id": f"card-{suffix}:{account}", "account": account, "amount": str(amount),
                           "timestamp": now_ms}
             ctx.send(self.adjustments_topic, account.encode(), orjson.dumps(adjustment))
 
-    def _answer(self, message, ctx: Context, now_ms: int) -> None:
+    def _answer(self, message: Message, ctx: Context, now_ms: int) -> None:
         try:
-            request = AuthorizeRequest.model_validate_json(message.value)
+            request = AuthorizeRequest.model_validate_json(message.value or b"")
         except ValueError as exc:  # only the API writes here; a stray record is set aside, said why
             ctx.send(self.rejected_topic, *self._rejected(message, f"not an authorization request: {exc}"))
             return
+        assert self.holds is not None  # called from handle, which holds the partition
         key = request.call_key
         stored = ctx.get(STORE, PARTITION, key.encode())
         if stored is not None:  # asked again: the same answer, written again for the asker to see
@@ -222,14 +228,16 @@ class AuthorizeCalls(PipelineStage):
                             now_ms)
                 return
             request = request.model_copy(update={"account": number, "card": "", "pin": ""})
-        live = Live(self.balances, self.holds.held, self.holds.running, self.holds.reseller_running)
+        live = Live(self.balances, self.holds.held, self.holds.running, self.holds.reseller_running,
+                    self.holds.device_running)
         answer = decide(request, self.feed.book, live, datetime.fromtimestamp(now_ms / 1000, timezone.utc),
                         self.settings.hold_cap_seconds)
-        reseller = next((a.id for a in self.feed.book.ancestors(request.account) if a.type == "reseller"), "") \
+        # answer.account: the caller as found (by account, card or device)
+        reseller = next((a.id for a in self.feed.book.ancestors(answer.account) if a.type == "reseller"), "") \
             if answer.allowed else ""
         expires = now_ms + (answer.max_seconds + self.settings.hold_grace_seconds) * 1000
         record = CallHold(key, answer.account, reseller, answer.to_json(), dict(answer.holds), now_ms, expires,
-                          LIVE if answer.allowed else REFUSED)
+                          LIVE if answer.allowed else REFUSED, device=answer.device)
         if answer.allowed:
             self.holds.add(record)
             self._event(ctx, record, "held", now_ms)
@@ -247,12 +255,13 @@ class AuthorizeCalls(PipelineStage):
                  "at": datetime.fromtimestamp(now_ms / 1000, timezone.utc).isoformat(timespec="milliseconds")}
         ctx.send(self.events_topic, record.key.encode(), orjson.dumps(event))
 
-    def _rejected(self, message, detail: str) -> tuple[bytes | None, bytes]:
+    def _rejected(self, message: Message, detail: str) -> tuple[bytes | None, bytes]:
         out = self.dead_letter(message, "bad_request", detail)
-        return out.key, out.value
+        return out.key, cast(bytes, out.value)  # a dead letter always has a value
 
     def _clean(self, ctx: Context, now_ms: int) -> None:
         """Forget the answers of calls ended more than KEEP_ENDED_MS ago."""
+        assert self.holds is not None  # called from handle, which holds the partition
         while self.ended and self.ended[0][0] + KEEP_ENDED_MS < now_ms:
             _, key = self.ended.popleft()
             if key not in self.holds.calls:  # not asked again and held since

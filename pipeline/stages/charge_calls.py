@@ -15,15 +15,21 @@ with tombstones on the changelog, and the state stays bounded on disk and in the
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
+from typing import Any
 
 import orjson
 
 from pipeline.balances.charges import charges_for
+from pipeline.kafka.message import Message, key_of, value_of
+from pipeline.kafka.topics import AUTH_SETTLEMENTS, BALANCE_CHARGES, CDR_RATED
 from pipeline.runtime.outputs import Context
 from pipeline.schemas import wire
+from pipeline.schemas.cdr import call_key
+from pipeline.settings import Settings
 from pipeline.stages.base import PipelineStage
 
 STORE = "charged_calls"
@@ -59,31 +65,35 @@ class ChargeCalls(PipelineStage):
     stores = (STORE,)
     fetch_min_bytes = 16384  # ~20 rated calls: fewer, fuller fetches; at most 20 ms added when quiet
 
-    def __init__(self, settings, clock=lambda: datetime.now(timezone.utc)) -> None:
+    def __init__(self, settings: Settings, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         super().__init__(settings)
-        self.sources = (settings.topic("cdr.rated"),)
-        self.charges_topic = settings.topic("balance.charges")
-        self.settlements_topic = settings.topic("auth.settlements")
+        self.sources = (settings.topic(CDR_RATED),)
+        self.charges_topic = settings.topic(BALANCE_CHARGES)
+        self.settlements_topic = settings.topic(AUTH_SETTLEMENTS)
         self.batch_size = settings.balance_batch_size
         self.batch_seconds = settings.balance_batch_seconds
         self.clock = clock
         self.expired_before: dict[int, bytes] = {}  # partition -> day key expired up to
 
-    async def handle(self, messages: list, ctx: Context) -> None:
+    async def handle(self, messages: list[Message], ctx: Context) -> None:
         debits: dict[tuple[str, int], _Debits] = {}  # (account, cdr.rated partition) ->
-        settled: list[list] = []  # [call key, partition, offset, accounts debited]: the authorizer's
+        # [hold key, partition, offset, accounts debited]: the authorizer's. The hold key is the call's
+        # without its segment: an authorization holds for the whole call, and its first segment's
+        # record settles it (the later ones find it settled and are charged as any call)
+        settled: list[list[Any]] = []
         for message in messages:
             # the charges need only strings, and the day key comes from the epoch milliseconds
-            record = wire.decode("rated_call.v1", message.value, datetimes=False)
+            record = wire.decode("rated_call.v1", value_of(message), datetimes=False)
             if record.get("rerate_id"):
                 continue  # a re-rating's new version: balances move by its adjustments, not here
-            key = call_state_key(record["start_time"], message.key)
+            key = call_state_key(record["start_time"], key_of(message))
             origin = b"%d:%d" % (message.partition, message.offset)
             charged_at = ctx.get(STORE, message.partition, key)
             if charged_at is not None and charged_at != origin:
                 continue  # a second delivery of a call already charged
             owed = charges_for(record)
-            settled.append([message.key.decode(), message.partition, message.offset, [a for a, _ in owed]])
+            settled.append([call_key(record["server_id"], record["call_id"]), message.partition, message.offset,
+                            [a for a, _ in owed]])
             for account, amount in owed:
                 found = debits.setdefault((account, message.partition), _Debits())
                 found.offsets.append(message.offset)

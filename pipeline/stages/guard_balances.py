@@ -13,15 +13,24 @@ import logging
 import time
 from datetime import datetime, timezone
 from decimal import Decimal
+from typing import Any
 
 import orjson
+from aiokafka import TopicPartition
 
-from pipeline.balances.blocking import did_key, dids_by_owner
 from pipeline.alerts.blocks import AlertBlockReader
+from pipeline.balances.blocking import did_key, dids_by_owner
 from pipeline.balances.guard_state import GuardState
+from pipeline.kafka.clients import KafkaClients
+from pipeline.kafka.follower import read_whole
+from pipeline.kafka.message import Message, value_of
+from pipeline.kafka.topics import BALANCE_UPDATES, SWITCH_CONTROL
+from pipeline.observability.metrics import Metrics
+from pipeline.reference.feed import ReferenceFeed
 from pipeline.runtime.outputs import Context
-from pipeline.runtime.topic_read import partitions_of, read_to_end
 from pipeline.schemas import wire
+from pipeline.schemas.reference import DidIn
+from pipeline.settings import Settings
 from pipeline.stages.base import PipelineStage
 
 log = logging.getLogger(__name__)
@@ -32,20 +41,21 @@ class GuardBalances(PipelineStage):
     name = "guard"
     handles_empty_batches = True  # accounts changed in the reference data are judged at once
 
-    def __init__(self, settings, feed, clients, metrics=None) -> None:
+    def __init__(self, settings: Settings, feed: ReferenceFeed, clients: KafkaClients,
+                 metrics: Metrics | None = None) -> None:
         super().__init__(settings)
         self.feed = feed
         self.clients = clients
         self.metrics = metrics
-        self.updates_topic = settings.topic("balance.updates")
-        self.control_topic = settings.topic("switch.control")
+        self.updates_topic = settings.topic(BALANCE_UPDATES)
+        self.control_topic = settings.topic(SWITCH_CONTROL)
         self.sources = (self.updates_topic,)
         self.batch_size = 5000
         self.batch_seconds = 0.02
         self.guard: GuardState | None = None
         self.pending: set[str] = set()  # accounts whose reference data changed
         self.children_of: dict[str, list[str]] | None = None
-        self.dids_of_owner: dict[str, list] | None = None
+        self.dids_of_owner: dict[str, list[DidIn]] | None = None
         feed.listeners.append(self._on_reference_change)
         # blocks asked for by alerts (docs/alerts.md): read whole before the first judgement, then polled
         self.alert_blocks = AlertBlockReader(settings, clients)
@@ -63,7 +73,7 @@ class GuardBalances(PipelineStage):
             self.pending.add(did_key(ident))
             self.dids_of_owner = None
 
-    def _dids_of(self, owner: str) -> list:
+    def _dids_of(self, owner: str) -> list[DidIn]:
         if self.dids_of_owner is None:  # owner -> DIDs, built once per change of the DIDs
             self.dids_of_owner = dids_by_owner(self.feed.book.dids())
         return self.dids_of_owner.get(owner, [])
@@ -84,7 +94,7 @@ class GuardBalances(PipelineStage):
             self.children_of = index
         return self.children_of.get(account_id, [])
 
-    async def assigned(self, partitions) -> None:
+    async def assigned(self, partitions: set[TopicPartition]) -> None:
         """Taking over (or after a failure): rebuild from the compacted topics."""
         if not any(tp.topic == self.updates_topic for tp in partitions):
             self.guard = None
@@ -96,34 +106,26 @@ class GuardBalances(PipelineStage):
         state = GuardState(self.feed.book.account, self._accounts_under, self.settings.default_server,
                            dids_of=self._dids_of, did=self.feed.book.did,
                            alerted=self.alert_blocks.blocks.blocked)
-        reader = self.clients.reader()
-        await reader.start()
-        try:
-            control = await partitions_of(reader, self.control_topic)
-            updates = await partitions_of(reader, self.updates_topic)
-            reader.assign(control + updates)
 
-            def apply(message) -> None:
-                try:
-                    if message.topic == self.updates_topic:
-                        self._apply_update(state, message.value)
-                    elif message.value:
-                        signal = orjson.loads(message.value)
-                        state.remember(signal["account"], signal["state"], signal.get("server", ""),
-                                       signal["version"])
-                except Exception as exc:  # noqa: BLE001 - written by hand? one record must not stop the guard
-                    log.error("guard: skipping unreadable %s[%d]@%d while taking over: %s: %s", message.topic,
-                              message.partition, message.offset, type(exc).__name__, str(exc)[:200])
+        def apply(message: Message) -> None:
+            try:
+                if message.topic == self.updates_topic:
+                    self._apply_update(state, value_of(message))
+                elif message.value:
+                    signal = orjson.loads(message.value)
+                    state.remember(signal["account"], signal["state"], signal.get("server", ""),
+                                   signal["version"])
+            except Exception as exc:  # noqa: BLE001 - written by hand? one record must not stop the guard
+                log.error("guard: skipping unreadable %s[%d]@%d while taking over: %s: %s", message.topic,
+                          message.partition, message.offset, type(exc).__name__, str(exc)[:200])
 
-            await read_to_end(reader, control + updates, apply)
-        finally:
-            await reader.stop()
+        await read_whole(self.clients, [self.control_topic, self.updates_topic], apply)
         # the group consumer goes on from its last commit: updates read again are older than
         # what the rebuilt state holds (seq), and change nothing
         log.info("balance guard active: %d accounts, %d balances", len(state.published), len(state.balances))
         return state
 
-    async def handle(self, messages: list, ctx: Context) -> None:
+    async def handle(self, messages: list[Message], ctx: Context) -> None:
         if self.guard is None:
             return
         if time.monotonic() - self._alert_blocks_polled >= ALERT_BLOCKS_POLL_SECONDS:
@@ -132,7 +134,7 @@ class GuardBalances(PipelineStage):
         touched, self.pending = self.pending, set()
         newest_ms = 0
         for message in messages:
-            update = self._apply_update(self.guard, message.value)
+            update = self._apply_update(self.guard, value_of(message))
             if update is not None:
                 touched.add(update["account"])
                 newest_ms = max(newest_ms, update.get("rated_ms") or 0)
@@ -146,14 +148,15 @@ class GuardBalances(PipelineStage):
             self.pending = self._everyone()
 
     @staticmethod
-    def _apply_update(state: GuardState, value: bytes) -> dict | None:
+    def _apply_update(state: GuardState, value: bytes) -> dict[str, Any] | None:
         """The update if it is newer than what the guard knew, else None."""
         update = wire.decode("balance_update.v1", value)
         if state.set_balance(update["account"], Decimal(update["balance"]), update["seq"]):
             return update
         return None
 
-    def _publish(self, accounts, ctx: Context, newest_ms: int) -> None:
+    def _publish(self, accounts: set[str], ctx: Context, newest_ms: int) -> None:
+        assert self.guard is not None  # called from handle, which holds the partition
         at = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         flips = self.guard.flips(accounts)
         for account_state, version in flips:

@@ -10,13 +10,19 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from pipeline.cdr.process import Output, Source, process_cdr
+from pipeline.kafka.message import Message
+from pipeline.kafka.topics import CDR_RATED, CDR_RAW
+from pipeline.observability.metrics import Metrics
+from pipeline.reference.feed import ReferenceFeed
 from pipeline.runtime.outputs import Context
+from pipeline.settings import Settings
 from pipeline.stages.base import PipelineStage
 
 log = logging.getLogger(__name__)
 # rejections that a reference record published a moment ago can cure: read the feed to its end
 # and try once more before rejecting (the feed and the CDRs are separate consumers)
-CURABLE = frozenset({"unknown_account", "no_tariff", "unknown_tariff", "no_rate", "unknown_provider", "unknown_did"})
+CURABLE = frozenset({"unknown_account", "no_tariff", "unknown_tariff", "no_rate", "unknown_provider", "unknown_did",
+                     "not_a_number"})
 PROGRESS_EVERY = 10.0  # seconds between progress lines in the worker's log
 # a replayed record carrying this header may be older than the dedup window (the operator's call)
 ALLOW_OLD_HEADER = "rating-allow-old"
@@ -26,12 +32,12 @@ class RateCdrs(PipelineStage):
     name = "rate"
     fetch_min_bytes = 16384  # a few ms' worth of CDRs at a busy switch; at most 20 ms added when quiet
 
-    def __init__(self, settings, feed, metrics=None) -> None:
+    def __init__(self, settings: Settings, feed: ReferenceFeed, metrics: Metrics | None = None) -> None:
         super().__init__(settings)
         self.feed = feed
         self.metrics = metrics
-        self.sources = (settings.topic("cdr.raw"),)
-        self.rated_topic = settings.topic("cdr.rated")
+        self.sources = (settings.topic(CDR_RAW),)
+        self.rated_topic = settings.topic(CDR_RATED)
         self.batch_size = settings.rate_batch_size
         self.batch_seconds = settings.rate_batch_seconds
         self.counts = {True: 0, False: 0}  # rated, rejected: since the last progress line
@@ -40,7 +46,7 @@ class RateCdrs(PipelineStage):
     async def prepare(self) -> None:
         await self.feed.ready.wait()
 
-    def rate_batch(self, messages, rated_at: datetime) -> list[Output]:
+    def rate_batch(self, messages: list[Message], rated_at: datetime) -> list[Output]:
         oldest = rated_at - timedelta(days=self.settings.dedup_days)
         return [
             process_cdr(m.key, m.value, Source(m.topic, m.partition, m.offset), self.feed.book, rated_at,
@@ -48,7 +54,7 @@ class RateCdrs(PipelineStage):
             for m in messages
         ]
 
-    async def handle(self, messages: list, ctx: Context) -> None:
+    async def handle(self, messages: list[Message], ctx: Context) -> None:
         rated_at = datetime.now(timezone.utc)
         outputs = self.rate_batch(messages, rated_at)
         if any(out.reason in CURABLE for out in outputs):
@@ -72,5 +78,5 @@ class RateCdrs(PipelineStage):
         self.counts, self.reported_at = {True: 0, False: 0}, time.monotonic()
 
 
-def _allows_old(message) -> bool:
+def _allows_old(message: Message) -> bool:
     return any(name == ALLOW_OLD_HEADER and value == b"1" for name, value in (message.headers or ()))

@@ -10,9 +10,14 @@ however long the outage lasts.
 from __future__ import annotations
 
 import logging
+from typing import Any, cast
 
+from pipeline.kafka.message import Message, value_of
+from pipeline.kafka.topics import CDR_RATED
+from pipeline.observability.metrics import Metrics
 from pipeline.runtime.checkpoint import TransientError
 from pipeline.runtime.outputs import Context
+from pipeline.settings import Settings
 from pipeline.sinks.reference_rows import MIRRORS
 from pipeline.sinks.rows_process import RATED_TABLE, InsertFailed, RowsInThread, RowsProcess
 from pipeline.stages.base import PipelineStage
@@ -27,9 +32,9 @@ class SinkClickHouse(PipelineStage):
     fetch_min_bytes = 1 << 20
     fetch_max_wait_ms = 500
 
-    def __init__(self, settings, metrics=None) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
         super().__init__(settings)
-        self.rated_topic = settings.topic("cdr.rated")
+        self.rated_topic = settings.topic(CDR_RATED)
         self.mirrored = {settings.topic(name): name for name in MIRRORS}  # full topic name -> contract name
         self.sources = (self.rated_topic, *self.mirrored)
         self.batch_size = settings.sink_batch_size
@@ -42,14 +47,15 @@ class SinkClickHouse(PipelineStage):
     async def prepare(self) -> None:
         await self.rows.start()
 
-    async def handle(self, messages: list, ctx: Context) -> None:
+    async def handle(self, messages: list[Message], ctx: Context) -> None:
         rated = [m for m in messages if m.topic == self.rated_topic]
         if rated:
-            held, refused = await self.rows.prepare([(i, m.value) for i, m in enumerate(rated)])  # RowsLost: transient
+            held, refused = await self.rows.prepare([(i, value_of(m)) for i, m in enumerate(rated)])  # RowsLost: transient
             ctx.stash((RATED_TABLE, held))
             for bad in refused:  # written by our rating stage only: a bug, kept as a dead letter
-                ctx.send(*_as_send(self.dead_letter(rated[bad.position], "internal_error", bad.error)))
-        mirrored: dict[str, list[tuple]] = {}
+                letter = self.dead_letter(rated[cast(int, bad.position)], "internal_error", bad.error)
+                ctx.send(letter.topic, letter.key, cast(bytes, letter.value))  # a dead letter always has a value
+        mirrored: dict[str, list[tuple[bytes | None, bytes | None, int, float]]] = {}
         for m in messages:
             if m.topic in self.mirrored:
                 mirrored.setdefault(m.topic, []).append((m.key, m.value, m.offset, m.timestamp / 1000))
@@ -57,7 +63,7 @@ class SinkClickHouse(PipelineStage):
             name = self.mirrored[topic]
             ctx.stash((MIRRORS[name][0], await self.rows.prepare_mirror(name, records)))
 
-    async def flush(self, stash: list) -> None:
+    async def flush(self, stash: list[Any]) -> None:
         per_table: dict[str, list[int]] = {}
         for table, held in stash:
             per_table.setdefault(table, []).append(held)
@@ -76,12 +82,10 @@ class SinkClickHouse(PipelineStage):
                 raise
             raise TransientError(f"ClickHouse insert failed: {type(exc).__name__}: {str(exc)[:200]}") from exc
         finally:
-            for _ in range(failures if self.metrics is not None else 0):
-                self.metrics.insert_failed(table)
+            for _ in range(failures):
+                if self.metrics is not None:
+                    self.metrics.insert_failed(table)
 
     def close(self) -> None:
         self.rows.close()  # an insert still retrying gives up; its rows are not committed
 
-
-def _as_send(record):
-    return record.topic, record.key, record.value

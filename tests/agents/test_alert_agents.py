@@ -11,8 +11,8 @@ import orjson
 import pytest
 
 from pipeline.agents.app import build_alerts_app
-from pipeline.rating.book import ReferenceBook
-from pipeline.rating.reference import parse_reference_record
+from pipeline.reference.book import ReferenceBook
+from pipeline.reference.records import parse_reference_record
 from pipeline.settings import Settings
 
 SETTINGS = Settings(topic_prefix="t-agents-", partitions=1)

@@ -10,20 +10,20 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 
 from fastapi.testclient import TestClient
 
-from tests.api.local_authorizer import LocalAuthorizer
 from pipeline.api.app import create_app
 from pipeline.api.config import ApiConfig
 from pipeline.api.credentials import new_token, password_record
 from pipeline.api.live import LiveData
-from pipeline.api.queries import CALL_COLUMNS, PROFIT_SQL, Period
+from pipeline.api.queries import CALL_COLUMNS, PROFIT_SQL, TOTAL_SQL, Period
 from pipeline.api.stores import Backend
 from pipeline.api.visibility import Scope
-from pipeline.rating.reference import parse_reference_record
+from pipeline.reference.records import parse_reference_record
 from pipeline.reports.run import Table
+from tests.api.local_authorizer import LocalAuthorizer
 
 PASSWORD = "correct horse battery"
 LOGO_R2 = b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><title>Second Reseller Ltd</title></svg>'
@@ -49,10 +49,14 @@ RECORDS = [
     {"kind": "did", "number": "37052000009", "reseller": "r1"},
     {"kind": "alert", "id": "r2-watch", "owner": "r2", "scope": {"type": "account", "id": "u2"}, "metric": "price_sum",
      "window_seconds": 3600, "op": ">", "threshold": "50", "action": "block"},
-    # calling cards (issue 22): r2's group and one card of it (no account: the card's own rules only)
+    # calling cards: r2's group and one card of it (no account: the card's own rules only)
     {"kind": "card_group", "id": "g-r2", "owner": "r2", "tariff": "t-r2-retail", "face_value": "5"},
     {"kind": "card", "number": "5550000002", "group": "g-r2", "pin_hash": "pbkdf2_sha256$1$00$00",
      "created": "2026-10-01T00:00:00Z"},
+    # devices: u1's phone, and r2's tenant's (his user's phone, his own trunk)
+    {"kind": "device", "id": "dev-u1", "account": "u1", "server": "ast1", "sip_user": "1001"},
+    {"kind": "device", "id": "dev-u2", "account": "u2", "server": "ast1", "sip_user": "2002", "call_limit": 1},
+    {"kind": "device", "id": "dev-r2", "account": "r2", "ip": "10.2.2.2"},
 ]
 
 
@@ -75,7 +79,7 @@ CALLS = [
 ]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _password(account: str) -> tuple[str, bytes]:
     return password_record(account, PASSWORD)  # argon2 is slow on purpose: once per test run
 
@@ -130,11 +134,47 @@ class FakeCalls:
         self.scopes.append(scope)
         return [r for r in self.rows if _in_scope(r, scope, period)]
 
-    def calls(self, scope, period, limit, offset, dst_prefix) -> Table:
+    def _filtered(self, scope, period, dst_prefix, filters) -> list[dict]:
         rows = [r for r in self._matching(scope, period) if not dst_prefix or r["dst"].startswith(dst_prefix)]
+        if filters is not None:  # as queries.CallFilter.conditions says
+            rows = [r for r in rows if (not filters.disposition or r["disposition"] == filters.disposition)
+                    and (not filters.src_prefix or r["src"].encode().startswith(filters.src_prefix.encode()))
+                    and (not filters.min_billsec or r["billsec"] >= filters.min_billsec)]
+        return rows
+
+    def calls(self, scope, period, limit, offset, dst_prefix, filters=None) -> Table:
+        rows = self._filtered(scope, period, dst_prefix, filters)
         rows.sort(key=lambda r: (-r["start_time"].timestamp(), r["server_id"], r["call_id"]))
         columns = CALL_COLUMNS[scope.role]
         return Table(columns, [tuple(r[c] for c in columns) for r in rows[offset:offset + limit + 1]])
+
+    def totals(self, scope, period, dst_prefix, filters=None) -> Table:
+        sums = TOTAL_SQL[scope.role]
+        groups: dict[str, list] = {}
+        for r in self._filtered(scope, period, dst_prefix, filters):
+            g = groups.setdefault(r["currency"], [0, 0, 0] + [Decimal(0)] * len(sums))
+            g[0] += 1; g[1] += r["billsec"] > 0; g[2] += r["billsec"]
+            for n, (name, _) in enumerate(sums):
+                g[3 + n] += r[PROFIT_SQL[scope.role]] if name == "profit" else r[name]
+        columns = ("currency", "calls", "answered", "billsec_total") + tuple(name for name, _ in sums)
+        return Table(columns, [(currency, *g) for currency, g in sorted(groups.items())])
+
+    def latest(self, scope, within):
+        times = [r["start_time"] for r in self._matching(scope, within)]
+        return max(times) if times else None
+
+    def user_stats(self, scope, period) -> Table:
+        admin = scope.role == "admin"
+        groups: dict[tuple, list] = defaultdict(lambda: [0, 0, 0, Decimal(0), Decimal(0), Decimal(0)])
+        for r in self._matching(scope, period):
+            revenue = r["reseller_price"] if admin and r["reseller"] else r["user_price"]
+            cost = r["provider_price"] if admin else r["user_price"] - r["reseller_profit"]
+            g = groups[((r["reseller"],) if admin else ()) + (r["account"], r["currency"])]
+            g[0] += 1; g[1] += r["billsec"] > 0; g[2] += r["billsec"]
+            g[3] += revenue; g[4] += cost; g[5] += r[PROFIT_SQL[scope.role]]
+        columns = (("reseller",) if admin else ()) + ("account", "currency", "calls", "answered", "billsec_total",
+                                                       "revenue", "cost", "profit")
+        return Table(columns, [k + tuple(v) for k, v in sorted(groups.items())])
 
     def stats(self, scope, period, by_destination) -> Table:
         profit = PROFIT_SQL[scope.role]
@@ -231,6 +271,7 @@ class World:
             self.tokens[account] = token.token
             self.live.credentials.apply(*_password(account))
         self.live.credentials.apply("domain:portal.reseller-one.example", b'{"account": "r1"}')
+        self.live.credentials.apply("domain:portal.second-reseller.example", b'{"account": "r2"}')
         self.live.balances.update({"u1": (3, Decimal("12.500000")), "r1": (5, Decimal("-0.35"))})
         self.live.states["u2"] = {"account": "u2", "state": "blocked", "reason": "balance"}
         self.live.issuers["r2"] = {"account": "r2", "company": "Second Reseller Ltd", "number_prefix": "R2"}

@@ -21,11 +21,11 @@ class LocalAuthorizer:
             return self.answers[key]
         balances = {account: balance for account, (_, balance) in self.live.balances.items()}
         answer = decide(request, self.live.book, Live(balances, self.holds.held, self.holds.running,
-                                                      self.holds.reseller_running),
+                                                      self.holds.reseller_running, self.holds.device_running),
                         datetime.now(timezone.utc), self.cap)
         if answer.allowed:
             now_ms = int(time.time() * 1000)
             self.holds.add(CallHold(key, answer.account, "", answer.to_json(), dict(answer.holds), now_ms,
-                                    now_ms + answer.max_seconds * 1000, LIVE))
+                                    now_ms + answer.max_seconds * 1000, LIVE, device=answer.device))
         self.answers[key] = answer.to_json()
         return self.answers[key]

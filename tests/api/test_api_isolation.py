@@ -12,6 +12,7 @@ Without credentials every route answers 401 (/v1) or redirects to the login page
 from __future__ import annotations
 
 import base64
+import copy
 import re
 from datetime import timedelta
 
@@ -21,18 +22,22 @@ from tests.api.api_world import TODAY, World, portal_client
 
 PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/brand/logo"), ("GET", "/openapi.json"), ("GET", "/docs"),
           ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
-          ("GET", "/card"), ("POST", "/card")}  # the card holder's own page: his number and PIN
+          ("GET", "/card"), ("POST", "/card"),  # the card holder's own page: his number and PIN
+          ("GET", "/reset/{token}"), ("POST", "/reset/{token}")}  # a one-time password link: the link is the key
 # the record an attacker aims at, by the path segment before the parameter
 VICTIM_RECORDS = {"accounts": "u2", "users": "u2", "balances": "u2", "tariffs": "t-r2-retail", "providers": "p-r2",
                   "dids": "37052000002", "invoices": "R2-2026-000001", "alerts": "r2-watch", "blocks": "u2",
-                  "card-groups": "g-r2", "cards": "5550000002"}
+                  "card-groups": "g-r2", "cards": "5550000002", "portal-domains": "portal.second-reseller.example",
+                  "tokens": "victim-token-id",  # the victim's own token id, filled per World (token_ids)
+                  "devices": "dev-u2"}
 # r2's own user u2 aims at r2's reseller-level records instead of his own
 OWN_USER_RECORDS = {**VICTIM_RECORDS, "accounts": "r2", "users": "r2", "balances": "r2", "tariffs": "t-r2-own",
-                    "invoices": "ADM-2026-000001"}  # the invoice the admin issued to r2
+                    "invoices": "ADM-2026-000001", "devices": "dev-r2"}  # the invoice the admin issued to r2
 VICTIM_MARKERS = ("u2", "r2", "Bob Dos", "Second Reseller Ltd", "t-r2-retail", "t-r2-own", "p-r2", "37052000002",
-                  "c-u2-a", "c-u2-b", "R2-2026-000001", "ADM-2026-000001", "g-r2", "5550000002")
+                  "c-u2-a", "c-u2-b", "R2-2026-000001", "ADM-2026-000001", "g-r2", "5550000002",
+                  "portal.second-reseller.example", "dev-u2", "dev-r2", "10.2.2.2")
 OWN_USER_MARKERS = ("t-r2-own", "p-r2", "ADM-2026-000001", "reseller_profit", "reseller_price", "admin_profit",
-                    "g-r2", "5550000002")
+                    "g-r2", "5550000002", "dev-u2", "dev-r2", "10.2.2.2")
 PERIOD = {"from": str((TODAY - timedelta(days=30)).date()), "to": str(TODAY.date())}
 CSV = "prefix,rate\n370,9\n"
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
@@ -64,6 +69,11 @@ def victim_request(method: str, path: str, victim_account: str) -> dict:
         ("POST", "/v1/rerates"): {"json": {"from": "2026-10-01", "to": "2026-10-31", "account": victim_account},
                                   "names_victim": True},
         ("POST", "/invoices"): {"data": {"account": victim_account, "period": "2026-10"}, "names_victim": True},
+        # invoices by e-mail and issued in bulk (routes_invoice_mail.py): the caller's own invoices only
+        ("POST", "/v1/invoices/{number}/email"): {"json": {"to": "attacker@example.com"}},
+        ("POST", "/v1/invoices/bulk"): {"json": {"period": "2026-10", "email": True}},
+        ("POST", "/invoices/{number}/email"): {"data": {"to": "attacker@example.com"}},
+        ("POST", "/invoices/bulk"): {"data": {"period": "2026-10", "email": "on"}},
         ("PUT", "/v1/card-groups/{id}"): {"json": {"tariff": "t-r1-retail"}},
         ("POST", "/v1/card-groups/{id}/cards"): {"json": {"count": 1}},
         ("POST", "/v1/cards/{number}/sell"): {},
@@ -71,17 +81,52 @@ def victim_request(method: str, path: str, victim_account: str) -> dict:
         ("POST", "/v1/cards/{number}/unblock"): {},
         ("POST", "/card-groups/{group_id}/generate"): {"data": {"count": "1"}},
         ("POST", "/card-groups/{group_id}/state"): {"data": {"number": "5550000002", "action": "block"}},
+        ("PUT", "/v1/devices/{id}"): {"json": {"account": "u1", "sip_user": "hijack"}},
+        ("DELETE", "/v1/devices/{id}"): {},
+        ("POST", "/devices"): {"data": {"id": "dev-u2", "account": "u1", "sip_user": "hijack"}, "names_victim": True},
+        ("POST", "/devices/{device_id}"): {"data": {"account": "u1", "sip_user": "hijack"}},
+        ("POST", "/devices/{device_id}/archive"): {"data": {"action": "archive"}},
         ("POST", "/v1/authorize"): {"json": {"server_id": "s1", "call_id": "c1", "account": victim_account,
                                              "dst": "37060000000"}, "names_victim": True},
         ("PUT", "/v1/alerts/{id}"): {"json": {"scope": {"type": "all_users"}, "metric": "calls", "window_seconds": 60,
                                               "op": ">", "threshold": "1"}},
         ("DELETE", "/v1/alerts/{id}/blocks/{account}"): {},
         ("POST", "/alerts/lift"): {"data": {"alert": "r2-watch", "account": victim_account}, "names_victim": True},
+        # rates one by one, archiving, logins (routes_rates.py, routes_logins.py, portal_rates.py, portal_account.py)
+        ("POST", "/v1/tariffs/{id}/rates"): {"json": {"prefix": "370", "rate": "0"}},
+        ("DELETE", "/v1/tariffs/{id}/rates"): {"params": {"prefix": "370"}},
+        ("POST", "/v1/tariffs/{id}/archive"): {},
+        ("POST", "/v1/tariffs/{id}/unarchive"): {},
+        ("POST", "/v1/accounts/{id}/archive"): {},
+        ("POST", "/v1/accounts/{id}/unarchive"): {},
+        ("PUT", "/v1/accounts/{id}/password"): {"json": {"password": "hijacked password"}},
+        ("POST", "/v1/accounts/{id}/password-reset"): {},
+        ("PUT", "/v1/password"): {"json": {"current": "not the password", "new": "x" * 12}},
+        ("POST", "/v1/tokens"): {"json": {}},
+        ("DELETE", "/v1/tokens/{id}"): {},
+        ("POST", "/tariffs/{tariff_id}/rate"): {"data": {"prefix": "370", "rate": "0"}},
+        ("POST", "/tariffs/{tariff_id}/rate/remove"): {"data": {"prefix": "370"}},
+        ("POST", "/tariffs/{tariff_id}/archive"): {"data": {"action": "archive"}},
+        ("POST", "/account/tokens"): {"data": {}},
+        ("POST", "/account/tokens/revoke"): {"data": {"id": "victim-token-id"}, "names_victim": True},
+        ("POST", "/users/{account_id}/password"): {"data": {"password": "hijacked password",
+                                                            "repeat": "hijacked password"}},
+        ("POST", "/users/{account_id}/reset-link"): {"data": {}},
+        ("POST", "/users/{account_id}/tokens/revoke"): {"data": {"id": "victim-token-id"}},
+        ("POST", "/users/{account_id}/archive"): {"data": {"action": "archive"}},
+        # DIDs, portal domains (portal_dids.py, routes_domains.py)
+        ("POST", "/dids"): {"data": {"number": "37052000002", "reseller": "r2", "user": "u2"}, "names_victim": True},
+        ("POST", "/dids/{number}/rates"): {"data": {"user": "", "owner_rate_rate": "9"}},
+        ("PUT", "/v1/portal-domains/{host}"): {"json": {"account": victim_account}},
+        ("DELETE", "/v1/portal-domains/{host}"): {},
+        ("POST", "/portal-domains"): {"data": {"host": "portal.second-reseller.example", "account": victim_account},
+                                      "names_victim": True},
+        ("POST", "/portal-domains/remove"): {"data": {"host": "portal.second-reseller.example"}, "names_victim": True},
     }
     if method == "GET":
         return {}
     assert (method, path) in bodies, f"{method} {path} is new: add its victim request to the isolation matrix"
-    return dict(bodies[(method, path)])
+    return copy.deepcopy(bodies[(method, path)])
 
 
 def routes(app) -> list[tuple[str, str]]:
@@ -107,11 +152,20 @@ def fill(path: str, records: dict[str, str]) -> str:
     return re.sub(r"\{[^}]+\}", value, path)
 
 
-def victim_state(world: World) -> tuple:
+def token_ids(world: World, account: str) -> list[str]:
+    return world.live.credentials.tokens_of(account)
+
+
+def victim_state(world: World, victims: tuple[str, ...] = ("u2", "r2")) -> tuple:
+    """The victim's records and logins (tokens, password, session epoch, reset links); `victims`:
+    whose logins (r2's own user u2, attacking, changes his own)."""
     book = world.live.book
-    return (book.account("u2"), book.account("r2"), book.tariff("t-r2-retail"), book.tariff_index("t-r2-retail"),
+    credentials = world.live.credentials
+    return (*((token_ids(world, a), credentials.passwords.get(a), credentials.sessions.epoch(a),
+               credentials.resets.of_account(a)) for a in victims),book.account("u2"), book.account("r2"), book.tariff("t-r2-retail"), book.tariff_index("t-r2-retail"),
             book.provider("p-r2"), book.did("37052000002"), book.card_group("g-r2"), book.card("5550000002"), world.live.issuers.get("r2"), world.live.logos.get("r2"),
-            sorted(world.invoices.issued))
+            book.device("dev-u2"), book.device("dev-r2"),
+            sorted(world.invoices.issued), {h: a for h, a in credentials.domains.items() if a == "r2"})
 
 
 def carries_victim_data(text: str, markers) -> list[str]:
@@ -128,8 +182,12 @@ def test_no_route_lets_another_tenant_in(attacker):
     world = World()
     records, markers = (OWN_USER_RECORDS, OWN_USER_MARKERS) if attacker == "u2" else (VICTIM_RECORDS, VICTIM_MARKERS)
     victim_account = "r2" if attacker == "u2" else "u2"
+    victim_token = token_ids(world, victim_account)[0]
+    records = {**records, "tokens": victim_token}
+    markers = (*markers, victim_token)
     portal, csrf = portal_client(world, attacker)
-    before = victim_state(world)
+    victims = ("r2",) if attacker == "u2" else ("u2", "r2")
+    before = victim_state(world, victims)
     checked = 0
     for method, path in sorted(routes(world.app), key=lambda route: route in SESSION_ENDING):
         if (method, path) in PUBLIC:
@@ -137,7 +195,9 @@ def test_no_route_lets_another_tenant_in(attacker):
         request = victim_request(method, path, victim_account)
         strict = "{" in path or request.pop("names_victim", False)
         url = fill(path, records)
-        params = {**PERIOD, "account": victim_account}
+        params = {**PERIOD, "account": victim_account, **request.pop("params", {})}
+        if request.get("data", {}).get("id") == "victim-token-id":
+            request["data"]["id"] = victim_token
         if path.startswith("/v1"):
             answer = world.client.request(method, url, params=params, headers={
                 **world.headers(attacker), **request.pop("headers", {})}, **request)
@@ -151,7 +211,7 @@ def test_no_route_lets_another_tenant_in(attacker):
             assert answer.status_code == 404, f"{where}: {answer.status_code}, expected 404: {answer.text[:300]}"
         leaked = carries_victim_data(answer.text + str(answer.headers.get("location", "")), markers)
         assert not leaked, f"{where}: the answer carries {leaked}"
-        assert victim_state(world) == before, f"{where} changed the victim's records"
+        assert victim_state(world, victims) == before, f"{where} changed the victim's records"
         checked += 1
     assert checked >= 25  # the route table really was walked
     assert all("u2" not in str(record) and "r2" not in str(record.id if hasattr(record, "id") else "")
@@ -168,7 +228,8 @@ def test_without_credentials_every_route_answers_401_or_the_login_page():
         request = victim_request(method, path, "u2")
         request.pop("names_victim", None)
         url = fill(path, VICTIM_RECORDS)
-        answer = anonymous.request(method, url, params=PERIOD, follow_redirects=False, **request)
+        answer = anonymous.request(method, url, params={**PERIOD, **request.pop("params", {})}, follow_redirects=False,
+                                   **request)
         if path.startswith("/v1"):
             assert answer.status_code == 401, f"{method} {url}: {answer.status_code}"
             assert answer.headers["content-type"] == "application/problem+json"

@@ -1,9 +1,9 @@
 """The JSON API on in-memory fakes: reads per role, writes through the ownership rules, errors."""
 from __future__ import annotations
 
-import pytest
-
 from datetime import timedelta
+
+import pytest
 
 from tests.api.api_world import TODAY, World
 
@@ -91,7 +91,10 @@ def test_another_tenants_records_are_404_for_writes_too(world):
 def test_a_reseller_assigns_his_did_to_his_user(world):
     answer = world.put("r1", "/v1/dids/37052000009", json={"user": "u1"})
     assert answer.status_code == 200, answer.text
-    assert answer.json() == {"number": "37052000009", "reseller": "r1", "user": "u1", "tariff": None}
+    shown = answer.json()
+    assert {k: shown[k] for k in ("number", "reseller", "user", "tariff")} == {
+        "number": "37052000009", "reseller": "r1", "user": "u1", "tariff": None}
+    assert shown["owner_rate"] is None and shown["rates"]["provider"] is None  # the admin's carriers: not his
 
 
 def test_empty_account_filter_is_refused_not_read_as_direct_users(world):
@@ -150,7 +153,8 @@ def test_a_period_that_ends_before_it_starts_is_refused(world):
 def test_payments(world):
     answer = world.post("r1", "/v1/payments", json={"id": "pay-1", "account": "u1", "amount": "10.50"})
     assert answer.status_code == 201, answer.text
-    assert world.writer.payments == [{"id": "pay-1", "account": "u1", "amount": "10.50"}]
+    assert world.writer.payments == [{"id": "pay-1", "account": "u1", "amount": "10.50", "kind": "payment",
+                                      "reason": ""}]
     assert world.post("r1", "/v1/payments", json={"account": "u2", "amount": "5"}).status_code == 404
     for account, body, field in (("r1", {"account": "u1", "amount": "1e3x"}, "amount"),
                                  ("r1", {"account": "u1", "amount": "0"}, "amount"),
@@ -164,7 +168,7 @@ def test_payments(world):
 def test_balances_come_from_the_guards_feeds(world):
     assert world.get("r1", "/v1/balances/u1").json() == {
         "account": "u1", "balance": "12.500000", "currency": "EUR", "state": "active", "reason": "ok",
-        "held": "0", "free": "12.500000"}
+        "reason_text": "", "held": "0", "free": "12.500000"}
     # a running call's hold (the authorizer's record on state.auth_calls) is shown beside the balance
     world.live.apply("state.auth_calls", b"s1/c1", b'{"holds": {"u1": "2.5", "r1": "1.5"}}')
     assert world.get("r1", "/v1/balances/u1").json()["held"] == "2.5"
@@ -202,8 +206,8 @@ def test_openapi_documents_problem_answers(world):
 
 
 def test_the_ownership_holes_of_issue_10_are_closed_through_the_api(world):
-    """Each write the issue lists is refused: 404 when it aims outside the caller's view, else 422
-    with the rule named (the rules themselves: pipeline/rating/ownership.py)."""
+    """Each known ownership hole is refused: 404 when it aims outside the caller's view, else 422
+    with the rule named (the rules themselves: pipeline/reference/ownership.py)."""
     outside = [("r1", "/v1/accounts/u2", {"type": "user", "parent": "r1"}),  # another reseller's user
                ("r1", "/v1/tariffs/t-p1", {"owner": "r1"}),  # the admin's provider tariff
                ("r1", "/v1/providers/p1", {"owner": "r1", "tariff": "t-r1-retail"})]  # the admin's provider

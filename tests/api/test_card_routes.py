@@ -17,7 +17,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from pipeline.cards.records import pin_matches
+from pipeline.schemas.cards import pin_matches
 from tests.api.api_world import World, portal_client
 
 GROUP = {"tariff": "t-r1-retail", "face_value": "5", "number_length": 8, "pin_length": 4}

@@ -1,4 +1,4 @@
-"""Security audit (issue 20) at the API and portal: number prefixes are each issuer's own, a PDF is
+"""Security audit of invoices at the API and portal: number prefixes are each issuer's own, a PDF is
 served only when it is the issued one, and a logo is served sanitised under a policy of its own."""
 from __future__ import annotations
 

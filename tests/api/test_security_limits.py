@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from pipeline.api.app import create_app
 from pipeline.api.config import ApiConfig
 from pipeline.api.rates_upload import MAX_ERRORS, MAX_LINES, RatesRefused, rates_from_csv
-from pipeline.rating.reference import parse_reference_record
+from pipeline.reference.records import parse_reference_record
 from tests.api.api_world import RECORDS, World, portal_client
 
 JSON_LIMIT = ApiConfig().max_body_bytes

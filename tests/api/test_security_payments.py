@@ -1,4 +1,4 @@
-"""Security audit (issue 20): what the API answers 201 the pipeline applies, and what the pipeline
+"""Security audit of payments: what the API answers 201 the pipeline applies, and what the pipeline
 would refuse is refused at the door; a reseller cannot point his users at another switch (`server`).
 
 The pipeline side is the payment stage's own check (AcceptPayments._check, the code that decides
@@ -9,7 +9,8 @@ from types import SimpleNamespace
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, example, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from pipeline.settings import Settings
 from pipeline.stages.accept_payments import AcceptPayments
@@ -145,8 +146,8 @@ def test_the_admin_still_sets_any_server(world):
 
 
 def test_the_rule_is_the_ref_apply_rule_too(world):
-    from pipeline.rating.reference import parse_reference_record
-    from pipeline.reference_apply import ApplyError, Located, refuse_broken
+    from pipeline.reference.publish import ApplyError, Located, refuse_broken
+    from pipeline.reference.records import parse_reference_record
 
     moved = Located("users.json", 1, parse_reference_record(
         {"kind": "account", "id": "u1", "type": "user", "parent": "r1", "tariff": "t-r1-retail", "server": "ast9"}))

@@ -26,13 +26,13 @@ from pipeline.balances.blocking import evaluate
 from pipeline.balances.charges import charges_for
 from pipeline.cdr.process import Source, process_cdr
 from pipeline.control_topic import account_states, current_balances
-from pipeline.rating.book import ReferenceBook
-from pipeline.reference_apply import read_files
-from pipeline.runtime.clients import KafkaClients
+from pipeline.kafka.clients import KafkaClients
+from pipeline.kafka.topic_io import read_all
+from pipeline.reference.book import ReferenceBook
+from pipeline.reference.publish import read_files
 from pipeline.schemas import wire
 from pipeline.settings import REPO_ROOT, Settings
 from pipeline.sinks.clickhouse import connect
-from pipeline.topic_io import read_all
 from tests.integration.kit import GUARD_ACTIVE, wait_for
 
 RESELLERS, USERS_PER_RESELLER, DIRECT_USERS = 3, 10, 5
@@ -157,7 +157,7 @@ class LoadRun:
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
-    async def start(self) -> "LoadRun":
+    async def start(self) -> LoadRun:
         self.started = time.monotonic()
         self.task = asyncio.create_task(self._produce())
         return self

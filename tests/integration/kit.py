@@ -6,13 +6,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pipeline.kafka_admin import ensure_topics
-from pipeline.reference_apply import apply_files
-from pipeline.settings import REPO_ROOT, Settings
-from pipeline.worker import ALL_JOINED
-from pipeline.sinks.migrate import migrate
-from pipeline.topic_io import count_messages
 from devkit.worker_process import WorkerProcess
+from pipeline.kafka.admin import ensure_topics
+from pipeline.kafka.topic_io import count_messages
+from pipeline.reference.publish import apply_files
+from pipeline.settings import REPO_ROOT, Settings
+from pipeline.sinks.migrate import migrate
+from pipeline.worker import ALL_JOINED
 
 SAMPLES = REPO_ROOT / "samples"
 

@@ -1,4 +1,4 @@
-"""Issue 25 on the real broker and ClickHouse: the alert agents (`python -m pipeline alerts`) beside
+"""Alerts on the real broker and ClickHouse: the alert agents (`python -m pipeline alerts`) beside
 a worker. Toll fraud blocked through switch.control with reason `alert` and lifted by hand; a dead
 provider alerted, its webhook retried; a restart mid-window (SIGTERM, then SIGKILL) resumes the
 window from the tables and never fires twice; the worker's role `alerts` runs the same agents."""
@@ -15,9 +15,9 @@ from devkit.worker_process import WorkerProcess
 from pipeline.agents.app import READY
 from pipeline.alerts.store import current_blocks, lift, recent_events
 from pipeline.control_topic import account_states
+from pipeline.kafka.topic_io import count_messages, produce_all, read_all
 from pipeline.payments import send_payment
 from pipeline.sinks.clickhouse import connect
-from pipeline.topic_io import count_messages, produce_all, read_all
 from tests.integration.kit import SAMPLES, seed_reference, start_worker, wait_for
 
 pytestmark = pytest.mark.integration

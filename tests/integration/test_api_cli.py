@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from pipeline.api.app import production_app
 from pipeline.api.cli import register
 from pipeline.api.config import ApiConfig
-from pipeline.topic_io import read_all
+from pipeline.kafka.topic_io import read_all
 from tests.integration.api_kit import seed
 
 

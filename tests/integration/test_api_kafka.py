@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from pipeline.api.app import production_app
 from pipeline.api.config import ApiConfig
-from pipeline.topic_io import read_all
+from pipeline.kafka.topic_io import read_all
 from tests.api.api_world import TODAY, call
 from tests.integration.api_kit import insert_calls, seed
 
@@ -56,7 +56,7 @@ def test_payments_go_to_balance_payments_keyed_by_account(running):
     assert answer.status_code == 201, answer.text
     messages = asyncio.run(read_all(settings, "balance.payments"))
     assert [(m.key, orjson.loads(m.value)) for m in messages] == [
-        (b"u1", {"id": "p-42", "account": "u1", "amount": "25"})]
+        (b"u1", {"id": "p-42", "account": "u1", "amount": "25", "kind": "payment", "reason": ""})]
 
 
 def test_reads_are_scoped_in_clickhouse(running):

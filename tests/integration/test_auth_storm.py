@@ -7,7 +7,6 @@ import asyncio
 import socket
 from decimal import Decimal
 
-
 from devkit.auth_storm import storm
 from devkit.worker_process import WorkerProcess, start_api
 from pipeline.api.kafka_backend import ensure_api_topics, publish_logins

@@ -13,11 +13,10 @@ import orjson
 from fastapi.testclient import TestClient
 
 from devkit.worker_process import settings_env
-
 from pipeline.api.app import production_app
 from pipeline.api.kafka_backend import ensure_api_topics, publish_logins
+from pipeline.kafka.topic_io import produce_all, read_all
 from pipeline.settings import REPO_ROOT
-from pipeline.topic_io import produce_all, read_all
 from tests.integration.kit import seed_reference, start_worker
 
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "authorize" / "prepaid.json"

@@ -1,4 +1,4 @@
-"""Issue 5 on the real broker: the seed chain with money, the cascade, and a guard restart."""
+"""The balance guard on the real broker: the seed chain with money, the cascade, and a guard restart."""
 from __future__ import annotations
 
 import asyncio
@@ -7,8 +7,8 @@ from decimal import Decimal
 import orjson
 
 from pipeline.control_topic import account_states
+from pipeline.kafka.topic_io import produce_all, read_all
 from pipeline.payments import send_payment
-from pipeline.topic_io import produce_all, read_all
 from tests.integration.kit import seed_reference, start_worker, wait_for
 
 

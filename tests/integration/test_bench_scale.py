@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from devkit.bench_scale import RAW_PASSES
 from devkit.cli import bench_scale
 from devkit.worker_process import settings_env
-from pipeline.runtime.clients import KafkaClients
+from pipeline.kafka.clients import KafkaClients
 from pipeline.sinks.clickhouse import connect
 
 pytestmark = [pytest.mark.clickhouse, pytest.mark.slow]

@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 
 from pipeline.api.app import production_app
 from pipeline.api.kafka_backend import ensure_api_topics, publish_logins
-from pipeline.cards.records import card_account, hash_pin
-from pipeline.rating.reference import parse_reference_record
-from pipeline.reference_apply import Located, publish
+from pipeline.kafka.topic_io import produce_all
+from pipeline.reference.publish import Located, publish
+from pipeline.reference.records import parse_reference_record
+from pipeline.schemas.cards import card_account, hash_pin
 from pipeline.settings import REPO_ROOT
-from pipeline.topic_io import produce_all
 from tests.integration.kit import seed_reference, start_worker
 from tests.integration.test_authorize import Api
 
@@ -28,7 +28,7 @@ def seeded(settings) -> str:
     async def run() -> str:
         await seed_reference(settings, FIXTURE)
         await ensure_api_topics(settings)
-        from pipeline.rating.book import ReferenceBook  # the groups as the fixture made them
+        from pipeline.reference.book import ReferenceBook  # the groups as the fixture made them
         book = ReferenceBook()
         for record in orjson.loads(FIXTURE.read_bytes()):
             book.apply(parse_reference_record(record))

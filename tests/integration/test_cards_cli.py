@@ -18,9 +18,9 @@ from devkit.worker_process import settings_env
 from pipeline.cards.cli import register
 from pipeline.cards.publish import current_book
 from pipeline.control_topic import current_balances
+from pipeline.kafka.topic_io import produce_all, read_all
 from pipeline.schemas import wire
 from pipeline.settings import REPO_ROOT
-from pipeline.topic_io import produce_all, read_all
 from tests.integration.kit import seed_reference, start_worker, wait_for
 
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "cards" / "reseller_cards.json"

@@ -1,4 +1,4 @@
-"""Issue 5's required chaos test: SIGKILL the worker again and again while CDRs and payments flow;
+"""The balance guard's chaos test: SIGKILL the worker again and again while CDRs and payments flow;
 at the end every balance is exact, every call charged once, none missing from cdr.rated."""
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from decimal import Decimal
 import orjson
 import pytest
 
-from pipeline.topic_io import produce_all, read_all
-from tests.integration.chaos_kit import (RESELLERS, balances_match, chaos_accounts, count_rejected, expected_balances)
+from pipeline.kafka.topic_io import produce_all, read_all
+from tests.integration.chaos_kit import RESELLERS, balances_match, chaos_accounts, count_rejected, expected_balances
 from tests.integration.kit import GUARD_ACTIVE, WORKER_READY, seed_reference, start_worker, wait_for
 
 pytestmark = pytest.mark.slow

@@ -11,9 +11,9 @@ import asyncio
 import orjson
 import pytest
 
+from pipeline.kafka.topic_io import produce_all, read_all
 from pipeline.sinks.clickhouse import connect
 from pipeline.sinks.migrate import migrate
-from pipeline.topic_io import read_all, produce_all
 from tests.integration.chaos_kit import native_address, refuses_connections, start_clickhouse, stop_clickhouse
 from tests.integration.kit import seed_reference, start_worker, wait_for
 

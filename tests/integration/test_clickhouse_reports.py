@@ -10,10 +10,10 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from devkit.worker_process import settings_env
 from pipeline.sinks.cli import register
 from pipeline.sinks.clickhouse import ClickHouseWriter, connect
 from pipeline.sinks.migrate import load_migrations
-from devkit.worker_process import settings_env
 from tests.unit.reports.report_seed import EXPECTED_PROFIT, REDELIVERED, ROWS
 
 pytestmark = pytest.mark.clickhouse

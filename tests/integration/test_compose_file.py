@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.kafka_admin import min_insync_replicas
+from pipeline.kafka.admin import min_insync_replicas
 from pipeline.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -243,8 +243,7 @@ def command_problems(compose: dict, commands: set[str], bootstrap: str = "kafka:
 
 def kafka_problems(compose: dict) -> list[str]:
     """Topic auto-creation is off on every broker: a topic made on first use gets the broker's
-    default partition count, and the ledgers keyed over the pipeline's partitions split silently
-    (issue 9)."""
+    default partition count, and the ledgers keyed over the pipeline's partitions split silently."""
     problems = []
     nodes = kafka_services(compose) or {"kafka": {}}
     for name, svc in nodes.items():
@@ -258,7 +257,7 @@ def brokers_problems(compose: dict) -> list[str]:
     """The Kafka nodes form one KRaft quorum (each one is a voter, named by its node id and its
     service), and the replication settings agree everywhere: the pipeline's
     RATING_REPLICATION_FACTOR is the number of brokers, every broker's defaults and internal
-    topics use it, min ISR is what the pipeline gives its own topics (pipeline.kafka_admin), and
+    topics use it, min ISR is what the pipeline gives its own topics (pipeline.kafka.admin), and
     every pipeline service is given every broker."""
     nodes = kafka_services(compose)
     problems = []

@@ -11,7 +11,9 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from pipeline.sinks.clickhouse import ClickHouseWriter, connect
 from pipeline.sinks.migrate import apply_migrations, load_migrations, migrate

@@ -1,4 +1,4 @@
-"""Calls to a DID on the real pipeline (issue 12): priced for every party, charged to the accounts
+"""Calls to a DID on the real pipeline: priced for every party, charged to the accounts
 that pay (exactly), stored in rated_calls with the DID columns, and the DID blocked with its owner.
 
 r1 gave DID 37052000001 to u1 at 0.8/min (his owner_rate); the admin's rates: incoming 0.1,
@@ -15,10 +15,10 @@ from pipeline.control_topic import account_states, current_balances
 from pipeline.invoices.issuer import publish_issuer
 from pipeline.invoices.period import Period
 from pipeline.invoices.service import issue_invoice
-from pipeline.reference_apply import publish, read_files, refuse_broken
+from pipeline.kafka.topic_io import produce_all
+from pipeline.reference.publish import publish, read_files, refuse_broken
 from pipeline.rerate.run import load_book
 from pipeline.sinks.clickhouse import connect
-from pipeline.topic_io import produce_all
 from tests.fixtures.invoices.seed import ADMIN, RESELLER
 from tests.integration.kit import seed_reference, start_worker, wait_for
 
@@ -83,7 +83,7 @@ async def test_calls_to_a_did_are_priced_charged_and_stored_for_every_party(sett
             assert [(l.description, l.calls) for l in invoice.lines] == [(line, 2 if account != "u2" else 1)]
 
         # u1 is prepaid and now below 0: blocked; his DID costs him 0.8/min, so it is blocked too
-        # (once the guard stage hands GuardState the DIDs: the lead's change)
+        # (when the guard stage hands GuardState the DIDs)
         states = await wait_for(lambda: _state_of(settings, "u1"), 30, "u1 blocked", worker)
         assert states["u1"]["state"] == "blocked"
         if guard_knows_dids():

@@ -1,4 +1,4 @@
-"""Issue 14, chaos under load: CDRs and payments flow while a broker, the leader of a cdr.raw
+"""Chaos under load: CDRs and payments flow while a broker, the leader of a cdr.raw
 partition, one worker of two, or ClickHouse goes away; afterwards every balance is exact to the
 micro-unit, every call is in rated_calls FINAL once at its price, switch.control blocks exactly the
 accounts whose balance says so, and nothing valid was rejected (tests/integration/chaos_kit.py).
@@ -16,9 +16,21 @@ from datetime import datetime
 
 import pytest
 
-from tests.integration.chaos_kit import (LoadRun, chaos_accounts, check_outcome, coordinator_of, group_members,
-                                         guard_holder, guard_lines, make_load, reference_book, replication,
-                                         reported, start_clickhouse, stop_clickhouse)
+from tests.integration.chaos_kit import (
+    LoadRun,
+    chaos_accounts,
+    check_outcome,
+    coordinator_of,
+    group_members,
+    guard_holder,
+    guard_lines,
+    make_load,
+    reference_book,
+    replication,
+    reported,
+    start_clickhouse,
+    stop_clickhouse,
+)
 from tests.integration.kit import SAMPLES, WORKER_READY, seed_reference, start_worker, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.clickhouse]

@@ -8,9 +8,9 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from devkit.worker_process import settings_env
 from pipeline.invoices.cli import register
 from pipeline.settings import REPO_ROOT
-from devkit.worker_process import settings_env
 from tests.fixtures.invoices.seed import CALLS, seed
 
 pytestmark = pytest.mark.clickhouse

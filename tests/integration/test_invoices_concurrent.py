@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
+from devkit.worker_process import settings_env
 from pipeline.invoices.ledger import read_invoices
 from pipeline.settings import REPO_ROOT
-from devkit.worker_process import settings_env
 from tests.fixtures.invoices.seed import seed
 
 pytestmark = pytest.mark.clickhouse

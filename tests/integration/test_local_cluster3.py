@@ -16,7 +16,7 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.admin import NewTopic
 
-from pipeline.runtime.clients import KafkaClients
+from pipeline.kafka.clients import KafkaClients
 from pipeline.settings import REPO_ROOT
 from tests.support.cluster3 import NODES, LocalCluster3
 

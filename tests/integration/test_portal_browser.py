@@ -11,11 +11,11 @@ import time
 import orjson
 import pytest
 
+from devkit.bench_api import serving
 from pipeline.api.app import production_app
 from pipeline.api.config import ApiConfig
+from pipeline.kafka.topic_io import produce_all
 from pipeline.settings import REPO_ROOT
-from pipeline.topic_io import produce_all
-from devkit.bench_api import serving
 from tests.integration.api_kit import seed
 
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts" / "portal"

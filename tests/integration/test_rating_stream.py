@@ -1,4 +1,4 @@
-"""Issue 4 on the real broker: every CDR ends rated or rejected, redelivery charges nothing more,
+"""Rating on the real broker: every CDR ends rated or rejected, redelivery charges nothing more,
 two workers share the partitions and both follow reference data published after they started."""
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import orjson
 
 from devkit.sample_cdrs import sample_stream
 from pipeline.control_topic import current_balances
+from pipeline.kafka.topic_io import produce_all, read_all
 from pipeline.schemas import wire
-from pipeline.topic_io import produce_all, read_all
 from tests.integration.kit import WORKER_READY, outputs, seed_reference, start_worker, wait_for
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from aiokafka import TopicPartition
-
 from aiokafka.admin import NewTopic
 
-from pipeline.runtime.clients import KafkaClients
-from pipeline.topic_io import read_all
+from pipeline.kafka.clients import KafkaClients
+from pipeline.kafka.topic_io import read_all
 
 
 async def create_topics(settings, topics: dict[str, int]) -> None:
@@ -159,7 +158,7 @@ async def test_a_fatal_error_from_the_broker_marks_the_producer_broken(settings_
     stage retried for ever with a client that can never send again."""
     from confluent_kafka import Producer
 
-    from pipeline.runtime.rdkafka import RdKafkaError, RdProducer
+    from pipeline.kafka.rdkafka import RdKafkaError, RdProducer
 
     settings = settings_factory(partitions=1)
     topic = settings.topic("rd-fatal")

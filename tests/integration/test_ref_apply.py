@@ -10,14 +10,14 @@ from pathlib import Path
 import orjson
 import pytest
 
-from pipeline.kafka_admin import ensure_topics
-from pipeline.rating.csv_rates import resolve_rates_csv
-from pipeline.rating.reference import parse_reference_record
-from pipeline.reference_apply import ApplyError, apply_files
-from pipeline.settings import REPO_ROOT
-from pipeline.topic_io import read_all
-from pipeline.topics import REFERENCE_TOPICS
 from devkit.worker_process import settings_env
+from pipeline.kafka.admin import ensure_topics
+from pipeline.kafka.topic_io import read_all
+from pipeline.kafka.topics import REFERENCE_TOPICS
+from pipeline.reference.csv_rates import resolve_rates_csv
+from pipeline.reference.publish import ApplyError, apply_files
+from pipeline.reference.records import parse_reference_record
+from pipeline.settings import REPO_ROOT
 from tests.integration.kit import SAMPLES
 
 ADMIN = {"kind": "account", "id": "admin", "type": "admin"}

@@ -8,11 +8,11 @@ from collections import Counter
 
 import orjson
 
-from pipeline.reference_apply import apply_files
+from devkit.worker_process import settings_env
+from pipeline.kafka.topic_io import produce_all, read_all
+from pipeline.reference.publish import apply_files
 from pipeline.schemas import wire
 from pipeline.settings import REPO_ROOT
-from pipeline.topic_io import produce_all, read_all
-from devkit.worker_process import settings_env
 from tests.integration.kit import outputs, seed_reference, start_worker, wait_for
 
 ADMIN = {"kind": "account", "id": "admin", "type": "admin"}

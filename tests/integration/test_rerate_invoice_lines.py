@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from pipeline.rerate.invoice_lines import adjustments_for
+from pipeline.invoices.rerate_lines import adjustments_for
 from pipeline.rerate.run import ADJUSTMENT_COLUMNS
 from pipeline.sinks.clickhouse import connect
 from pipeline.sinks.migrate import migrate

@@ -1,4 +1,4 @@
-"""Issue 12's double-debit trap (CGRateS #48), on purpose: a re-rating run killed with SIGKILL
+"""Re-rating's double-debit trap (CGRateS #48), on purpose: a re-rating run killed with SIGKILL
 half-way and started again with the same id moves every balance by the exact difference once.
 
 Real worker (rate, charge, balance, guard, ClickHouse sink), real broker and ClickHouse; the run
@@ -20,9 +20,9 @@ import orjson
 
 from devkit.worker_process import settings_env
 from pipeline.control_topic import current_balances
+from pipeline.kafka.topic_io import count_messages, produce_all, read_all
 from pipeline.settings import Settings
 from pipeline.sinks.clickhouse import connect
-from pipeline.topic_io import count_messages, produce_all, read_all
 from tests.integration.kit import SAMPLES, WORKER_READY, seed_reference, start_worker, wait_for
 
 CALLS = 240
@@ -125,7 +125,7 @@ async def test_a_rerate_killed_half_way_and_run_again_adjusts_each_account_once(
         assert dict(totals) == expected_differences()
         assert len(values) == len(by_id), "the resumed run sent nothing twice"
 
-        # the balances, once the balance stage applies balance.adjustments (the lead's change)
+        # the balances, when the balance stage applies balance.adjustments
         if applies_adjustments():
             expected = {a: before[a] - d for a, d in expected_differences().items()}
             await wait_for(lambda: _balances_are(settings, expected), 60, "balances moved once", worker)

@@ -1,4 +1,4 @@
-"""A re-rating moves balances through the balance stage, so the guard follows it (issue 12): a
+"""A re-rating moves balances through the balance stage, so the guard follows it: a
 prepaid user blocked by a call priced too high is let through again once the call is re-rated."""
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import orjson
 import pytest
 
 from pipeline.control_topic import account_states, current_balances
+from pipeline.kafka.topic_io import produce_all
 from pipeline.payments import send_payment
 from pipeline.rerate.run import rerate
 from pipeline.rerate.scope import Scope
 from pipeline.sinks.clickhouse import connect
-from pipeline.topic_io import produce_all
 from tests.integration.kit import SAMPLES, seed_reference, start_worker, wait_for
 from tests.integration.test_rerate_kill import applies_adjustments
 

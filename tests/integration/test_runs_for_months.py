@@ -1,4 +1,4 @@
-"""Issue 9 on the real broker: inputs that used to stall a partition forever, payments from any
+"""Running for months, on the real broker: inputs that used to stall a partition forever, payments from any
 Kafka client, the partition-count check, keys that collided, the dedup window, state on disk."""
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 from aiokafka.admin import NewTopic
 
 from pipeline.control_topic import current_balances
+from pipeline.kafka.clients import KafkaClients
+from pipeline.kafka.topic_io import produce_all, read_all
+from pipeline.kafka.topics import MESSAGE_BYTES
 from pipeline.payments import send_payment
-from pipeline.runtime.clients import KafkaClients
-from pipeline.topic_io import produce_all, read_all
-from pipeline.topics import MESSAGE_BYTES
 from tests.integration.kit import seed_reference, start_worker, wait_for
 
 STARTED = "2026-11-24T10:00:00Z"

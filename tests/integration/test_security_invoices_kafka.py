@@ -1,4 +1,4 @@
-"""Security audit (issue 20) on the real Kafka and ClickHouse: one issuer can neither take another's
+"""Security audit of invoices on the real Kafka and ClickHouse: one issuer can neither take another's
 invoice numbers nor replace his PDFs, a PDF is served only as issued, and a logo is stored and
 drawn only as the sanitiser rewrote it. (The refusals are caught as ValueError and by status: the
 same file runs against the code before the fix, where each of them fails.)"""
@@ -14,7 +14,7 @@ from pipeline.invoices.issuer import publish_issuer, publish_logo, read_logo
 from pipeline.invoices.ledger import read_invoices
 from pipeline.invoices.period import Period
 from pipeline.invoices.service import invoice_pdf, issue_invoice, load_directory
-from pipeline.topic_io import produce_all
+from pipeline.kafka.topic_io import produce_all
 from tests.fixtures.invoices.seed import CALLS, RESELLER, seed
 
 pytestmark = [pytest.mark.integration, pytest.mark.clickhouse]
@@ -88,7 +88,7 @@ UPLOAD = (b"<?xml-stylesheet href='https://evil.example/x.css'?><!-- internal --
 
 async def put_raw_logo(settings, account: str, data: bytes, content_type: str) -> None:
     """A logo as publish_logo wrote it before the sanitiser: the upload's bytes, unchanged."""
-    from pipeline.runtime.clients import KafkaClients
+    from pipeline.kafka.clients import KafkaClients
 
     producer = KafkaClients(settings).producer()
     await producer.start()

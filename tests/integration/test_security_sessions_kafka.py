@@ -19,7 +19,7 @@ from pipeline.api.cli import register
 from pipeline.api.config import ApiConfig
 from pipeline.api.credentials import new_token
 from pipeline.api.kafka_backend import publish_credential_once
-from pipeline.topic_io import read_all
+from pipeline.kafka.topic_io import read_all
 from tests.integration.api_kit import seed
 
 pytestmark = pytest.mark.integration

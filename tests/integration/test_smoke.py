@@ -7,9 +7,9 @@ import orjson
 import pytest
 from clickhouse_driver import Client
 
+from pipeline.kafka.topic_io import produce_all, read_all
 from pipeline.schemas import wire
 from pipeline.sinks.migrate import migrate
-from pipeline.topic_io import produce_all, read_all
 from tests.integration.kit import seed_reference, start_worker, wait_for
 
 pytestmark = pytest.mark.clickhouse

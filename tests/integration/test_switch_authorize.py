@@ -24,8 +24,8 @@ from devkit.local_switch import BRIDGE_CONNECTED, BRIDGE_GONE, DST, Authorizatio
 from devkit.worker_process import start_api
 from pipeline.adapters.kamailio_evapi import HELLO, netstring
 from pipeline.api.kafka_backend import ensure_api_topics, publish_logins
+from pipeline.kafka.topic_io import produce_all, read_all
 from pipeline.settings import Settings
-from pipeline.topic_io import produce_all, read_all
 from tests.integration.kit import seed_reference, start_worker
 
 MISSING = [name for name in ("kamailio", "sipp")

@@ -21,10 +21,10 @@ import pytest
 from devkit.local_switch import Authorization, Switch
 from devkit.worker_process import start_api
 from pipeline.api.kafka_backend import ensure_api_topics, publish_logins
-from pipeline.cards.records import CardGroupIn, card_account, hash_pin
-from pipeline.rating.reference import parse_reference_record
-from pipeline.reference_apply import Located, publish
-from pipeline.topic_io import produce_all, read_all
+from pipeline.kafka.topic_io import produce_all, read_all
+from pipeline.reference.publish import Located, publish
+from pipeline.reference.records import parse_reference_record
+from pipeline.schemas.cards import CardGroupIn, card_account, hash_pin
 from tests.integration.kit import seed_reference, start_worker
 from tests.integration.test_switch_authorize import _free_tcp_port, refusal
 

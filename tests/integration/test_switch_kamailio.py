@@ -15,8 +15,8 @@ import orjson
 import pytest
 
 from devkit.local_switch import DST, Switch
+from pipeline.kafka.topic_io import produce_all, read_all
 from pipeline.settings import Settings
-from pipeline.topic_io import produce_all, read_all
 
 MISSING = [name for name in ("kamailio", "sipp") if shutil.which(name) is None and not Path(f"/usr/sbin/{name}").exists()]
 pytestmark = pytest.mark.skipif(

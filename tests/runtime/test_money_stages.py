@@ -10,8 +10,9 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
-from pipeline.reference_apply import read_files
-from pipeline.reference_feed import ReferenceFeed
+from pipeline.kafka.topics import REFERENCE_TOPICS, TOPICS, partitions_of
+from pipeline.reference.feed import ReferenceFeed
+from pipeline.reference.publish import read_files
 from pipeline.runtime import checkpoint as checkpoint_module
 from pipeline.schemas import wire
 from pipeline.settings import REPO_ROOT, Settings
@@ -19,7 +20,6 @@ from pipeline.stages.accept_payments import AcceptPayments
 from pipeline.stages.apply_balances import ApplyBalances
 from pipeline.stages.charge_calls import ChargeCalls, call_state_key
 from pipeline.stages.rate_cdrs import RateCdrs
-from pipeline.topics import REFERENCE_TOPICS, TOPICS, partitions_of
 from tests.runtime.conftest import run_steps
 from tests.unit.sinks.rated_example import example_json
 

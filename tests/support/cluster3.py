@@ -32,7 +32,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from pipeline.runtime.clients import KafkaClients
+from pipeline.kafka.clients import KafkaClients
 from pipeline.settings import REPO_ROOT, Settings
 
 UP = REPO_ROOT / "deploy" / "local" / "up"

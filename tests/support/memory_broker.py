@@ -32,7 +32,7 @@ class MemoryBroker:
         self.logs: dict[str, list[list[ConsumerRecord]]] = {}
         self.committed: dict[tuple[str, TopicPartition], int] = {}
         self.commits: list[tuple[str, dict[TopicPartition, int]]] = []  # every commit, in order
-        self.members: dict[str, list["MemoryConsumer"]] = defaultdict(list)
+        self.members: dict[str, list[MemoryConsumer]] = defaultdict(list)
         self.hold_acks = False
         self.fail_sends = 0  # the next N sent batches fail (a broker hiccup)
         self.pending: list[_Pending] = []
@@ -88,7 +88,7 @@ class MemoryBroker:
         for item in pending:
             self._ack(item)
 
-    def crash(self, consumer: "MemoryConsumer") -> None:
+    def crash(self, consumer: MemoryConsumer) -> None:
         """A worker SIGKILLed: its unacknowledged sends are gone and its group moves on without it."""
         self.pending = []
         if consumer.group is not None and consumer in self.members[consumer.group]:
@@ -111,32 +111,32 @@ class MemoryBroker:
         for member in members:
             member._next_assignment = shares[id(member)]
 
-    def clients(self) -> "MemoryClients":
+    def clients(self) -> MemoryClients:
         return MemoryClients(self)
 
 
 class MemoryClients:
-    """Same methods as pipeline.runtime.clients.KafkaClients."""
+    """Same methods as pipeline.kafka.clients.KafkaClients."""
 
     def __init__(self, broker: MemoryBroker) -> None:
         self.broker = broker
 
-    def group_consumer(self, group: str, **options) -> "MemoryConsumer":
+    def group_consumer(self, group: str, **options) -> MemoryConsumer:
         return MemoryConsumer(self.broker, group)
 
-    def stage_consumer(self, group: str, **options) -> "MemoryConsumer":
+    def stage_consumer(self, group: str, **options) -> MemoryConsumer:
         return MemoryConsumer(self.broker, group)
 
-    def stage_producer(self, **options) -> "MemoryProducer":
+    def stage_producer(self, **options) -> MemoryProducer:
         return MemoryProducer(self.broker)
 
-    def reader(self, **options) -> "MemoryConsumer":
+    def reader(self, **options) -> MemoryConsumer:
         return MemoryConsumer(self.broker, None)
 
-    def producer(self, **options) -> "MemoryProducer":
+    def producer(self, **options) -> MemoryProducer:
         return MemoryProducer(self.broker)
 
-    def admin(self) -> "MemoryAdmin":
+    def admin(self) -> MemoryAdmin:
         return MemoryAdmin(self.broker)
 
 

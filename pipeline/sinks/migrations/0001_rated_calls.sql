@@ -1,4 +1,4 @@
--- Every priced call (CONTRACT.md "Priced call"): one row per call when read with FINAL.
+-- Every priced call (docs/contract.md "A priced call"): one row per call when read with FINAL.
 --
 -- ReplacingMergeTree deduplicates rows with the same sorting key, so the sorting key is the call's
 -- identity and nothing else: (server_id, call_id). Putting reseller or account in front would speed

@@ -18,3 +18,12 @@ def test_unknown_time_zone_and_adapter_are_usage_errors(tmp_path):
     assert result.exit_code == 2 and "'Mars/Olympus' is not an IANA time zone" in result.output
     result = CliRunner().invoke(main, ["adapter", "opensips", "--from-file", str(tmp_path / "x")])
     assert result.exit_code == 2 and "asterisk_csv" in result.output
+
+
+def test_column_lists_must_name_each_column_once(tmp_path):
+    result = CliRunner().invoke(main, ["adapter", "asterisk_csv", "--from-file", str(tmp_path / "x"),
+                                       "--columns", "src,dst,,start"])
+    assert result.exit_code == 2 and "has an empty column name" in result.output
+    result = CliRunner().invoke(main, ["adapter", "kamailio_flatstore", "--from-file", str(tmp_path / "x"),
+                                       "--cdr-columns", "start_time,end_time,start_time"])
+    assert result.exit_code == 2 and "names a column twice" in result.output

@@ -42,10 +42,25 @@ def test_master_csv_with_newcdrcolumns_keeps_linkedid_and_sequence(vilnius, fixt
 def test_bad_master_csv_lines_name_the_field_and_rule(vilnius, fixture_lines):
     errors = [asterisk_csv(line, vilnius) for line in fixture_lines("asterisk/bad.csv")]
     assert all(isinstance(error, AdapterError) for error in errors), errors
-    assert errors[0].field == "line" and "16 columns" in errors[0].rule and "loguniqueid" in errors[0].rule
-    assert (errors[1].field, errors[1].rule) == ("accountcode", "missing or empty")
+    assert errors[0].field == "line" and "15 columns" in errors[0].rule and "--columns" in errors[0].rule
+    assert errors[1].field == "accountcode" and "'DAHDI/1-1' names no SIP, PJSIP or IAX2 peer" in errors[1].rule
     assert errors[2].field == "billsec" and ">= 0" in errors[2].rule
     assert errors[3].field == "start" and "25/11/2026 12:00" in errors[3].rule
+    assert (errors[4].field, errors[4].rule) == ("billsec", "70 s is longer than the call's duration 65 s")
+    # 03:30 on 2026-03-29 never happened in Vilnius: the clocks went from 03:00 to 04:00
+    assert errors[5].field == "start" and "does not exist in Europe/Vilnius" in errors[5].rule
+    # a cdr_custom row (clid first) is not taken for cdr_csv's layout: it needs --columns
+    assert errors[6].field == "line" and "'DOCUMENTATION', not a disposition" in errors[6].rule
+
+
+def test_master_csv_cdrs_carry_their_sequence_as_segment_and_the_caller_as_device(vilnius, fixture_lines):
+    cdrs = [asterisk_csv(line, vilnius) for line in fixture_lines("asterisk/Master.csv")]
+    assert cdrs[3]["segment"] == "12"  # newcdrcolumns: Asterisk's own sequence
+    assert cdrs[3]["device"] == {"sip_user": "u2", "accountcode": "u2"}  # PJSIP/u2-00000007
+    # without a sequence column: a stable digest of dstchannel, answer and start
+    again = asterisk_csv(fixture_lines("asterisk/Master.csv")[0], vilnius)
+    assert cdrs[0]["segment"].startswith("d") and cdrs[0]["segment"] == again["segment"]
+    assert cdrs[0]["segment"] != cdrs[1]["segment"]
 
 
 def test_json_cdr_matches_the_csv_of_the_same_call(vilnius, fixture_lines):

@@ -6,11 +6,19 @@ import logging
 
 import orjson
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.adapters import AdapterError, kamailio_acc
 from pipeline.adapters.card_dial import (
-    CARD_LENGTHS, DESTINATION_LENGTHS, PIN_LENGTHS, CardDial, DialError, is_card_dial, mask_pins, parse_card_dial,
+    CARD_LENGTHS,
+    DESTINATION_LENGTHS,
+    PIN_LENGTHS,
+    CardDial,
+    DialError,
+    is_card_dial,
+    mask_pins,
+    parse_card_dial,
 )
 from pipeline.adapters.common import SwitchContext
 from pipeline.adapters.kamailio_evapi import answered, authorize_body, bad_dial, card_dial

@@ -46,9 +46,30 @@ def test_half_second_rounds_up_and_just_below_rounds_down(vilnius):
     assert kamailio_acc(line.format(end="110.499"), vilnius)["billsec"] == 10
 
 
-def test_missing_account_and_bad_time_name_the_field(vilnius):
+def test_missing_caller_and_bad_time_name_the_field(vilnius):
     base = "log_write_cdr(): start_time=100.0; end_time=110.0; callid=c; dst=370; invite_ts=100.0; sip_code=200"
-    assert kamailio_acc(base + "; account=", vilnius) == AdapterError("account", "missing or empty")
+    error = kamailio_acc(base + "; account=", vilnius)
+    assert error.field == "account" and "no account, src_user ($fU) nor src_ip ($si)" in error.rule
     error = kamailio_acc(base.replace("end_time=110.0", "end_time=soon") + "; account=u1", vilnius)
     assert error.field == "end_time"
     assert kamailio_acc("hello", vilnius).field == "line"
+    error = kamailio_acc(base.replace("callid=c; ", "") + "; account=u1", vilnius)
+    assert error.field == "callid" and "add callid=$ci" in error.rule
+
+
+def test_without_account_the_caller_is_named_by_from_user_and_source_ip(vilnius):
+    line = ("log_write_cdr(): start_time=100.0; end_time=110.0; callid=c; dst_user=alice; src_user=1001; "
+            "src_ip=192.0.2.10; invite_ts=100.0; answer_ts=101.0; sip_code=200")
+    cdr = kamailio_acc(line, vilnius)
+    assert cdr["account"] == "" and cdr["device"] == {"sip_user": "1001", "ip": "192.0.2.10"}
+    assert (cdr["src"], cdr["dst"], cdr["billsec"]) == ("1001", "alice", 9)  # a name stays a name
+
+
+def test_without_answer_time_an_answered_dialog_bills_acc_duration(vilnius):
+    # a stock acc_cdrs record: start_time, end_time, duration and cdr_extra, no answer_ts
+    line = "log_write_cdr(): start_time=1795777233.586; end_time=1795777245.095; duration=11.509; callid=c; " \
+           "src_user=1001; dst_user=37060000001{code}"
+    assert kamailio_acc(line.format(code="; sip_code=200"), vilnius)["billsec"] == 12
+    assert kamailio_acc(line.format(code=""), vilnius)["billsec"] == 12  # no code: acc logs confirmed dialogs
+    busy = kamailio_acc(line.format(code="; sip_code=486").replace("duration=11.509", "duration=0.000"), vilnius)
+    assert (busy["billsec"], busy["disposition"]) == (0, "BUSY")

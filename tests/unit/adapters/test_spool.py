@@ -70,3 +70,18 @@ def test_directory_of_line_files_reads_every_file(tmp_path):
 def _write(path, data: bytes):
     path.write_bytes(data)
     return path
+
+
+def test_the_adapters_state_is_saved_with_the_position_and_kept_until_replaced(tmp_path):
+    source, state = tmp_path / "kamailio.log", tmp_path / "state.json"
+    source.write_bytes(b"invite\nbye\n")
+    spool = Spool(source, state)
+    first = spool.read_batch(max_records=1)
+    spool.commit(first, {"pairing": {"invites": {"c1|a|b": "held"}}})
+    restarted = Spool(source, state)
+    assert restarted.adapter_state == {"pairing": {"invites": {"c1|a|b": "held"}}}
+    assert _payloads(restarted.read_batch()) == [b"bye"]
+    restarted.commit(restarted.read_batch())  # a stateless commit leaves what the adapter held alone
+    assert Spool(source, state).adapter_state == {"pairing": {"invites": {"c1|a|b": "held"}}}
+    restarted.commit([], {"pairing": {}})
+    assert Spool(source, state).adapter_state == {"pairing": {}}

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from pipeline.rating.book import ReferenceBook
-from pipeline.rating.ownership import check_records
-from pipeline.rating.reference import parse_reference_record
+from pipeline.reference.book import ReferenceBook
+from pipeline.reference.ownership import check_records
+from pipeline.reference.records import parse_reference_record
 
 WORLD = [
     {"kind": "tariff", "id": "t", "owner": "admin", "rates": [{"prefix": "", "rate": "1"}]},

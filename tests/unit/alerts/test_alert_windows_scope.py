@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from pipeline.alerts.scope import AlertIndex
 from pipeline.alerts.windows import CLEARED, FIRED, Totals, add_call, bucket_bounds, judge, metric_value, totals
-from pipeline.rating.reference import parse_reference_record
+from pipeline.reference.records import parse_reference_record
 
 
 def alert(**fields):

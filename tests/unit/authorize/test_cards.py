@@ -11,9 +11,9 @@ import pytest
 from pipeline.authorize import cards
 from pipeline.authorize.decide import Live, decide
 from pipeline.authorize.request import AuthorizeRequest
-from pipeline.cards.records import card_account, hash_pin
-from pipeline.rating.book import ReferenceBook
-from pipeline.rating.reference import parse_reference_record
+from pipeline.reference.book import ReferenceBook
+from pipeline.reference.records import parse_reference_record
+from pipeline.schemas.cards import card_account, hash_pin
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 NOW_MS = int(NOW.timestamp() * 1000)

@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.authorize.decide import Live, decide
 from pipeline.authorize.request import AuthorizeRequest
-from pipeline.rating.book import ReferenceBook
-from pipeline.rating.reference import parse_reference_record
+from pipeline.reference.book import ReferenceBook
+from pipeline.reference.records import parse_reference_record
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 CAP = 900

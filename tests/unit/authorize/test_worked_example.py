@@ -8,8 +8,8 @@ from decimal import Decimal
 from pipeline.authorize.decide import Live, decide
 from pipeline.authorize.holds import LIVE, CallHold, HoldBook
 from pipeline.authorize.request import AuthorizeRequest
-from pipeline.rating.book import ReferenceBook
-from pipeline.rating.reference import parse_reference_record
+from pipeline.reference.book import ReferenceBook
+from pipeline.reference.records import parse_reference_record
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 

@@ -1,5 +1,5 @@
 """A small account tree for the blocking tests: admin -> r1 (ast1) -> u1, u2; r2 (global) -> u3; d1 direct."""
-from pipeline.rating.reference import AccountIn
+from pipeline.schemas.reference import AccountIn
 
 DEFAULT_SERVER = "default"
 

@@ -1,10 +1,10 @@
-"""own_block_reason and evaluate (DOMAIN.md "Blocking"): who is blocked, why, on which switch."""
+"""own_block_reason and evaluate (docs/domain.md "Blocking"): who is blocked, why, on which switch."""
 from decimal import Decimal
 
 import pytest
 
 from pipeline.balances.blocking import evaluate, own_block_reason
-from pipeline.rating.reference import AccountIn
+from pipeline.schemas.reference import AccountIn
 from tests.unit.balances.accounts import DEFAULT_SERVER, tree
 
 D = Decimal

@@ -1,4 +1,4 @@
-"""charges_for: what a rated call debits (DOMAIN.md "Balances")."""
+"""charges_for: what a rated call debits (docs/domain.md "Balances")."""
 from decimal import Decimal
 
 from pipeline.balances.charges import charges_for

@@ -1,10 +1,10 @@
 """`did:NUMBER` entries on switch.control follow their owner's state while receiving a call costs
-the owner money (DOMAIN.md "DIDs", issue 12)."""
+the owner money (docs/domain.md "DIDs")."""
 from decimal import Decimal
 
 from pipeline.balances.blocking import dids_by_owner
 from pipeline.balances.guard_state import GuardState
-from pipeline.rating.reference import DidIn
+from pipeline.schemas.reference import DidIn
 from tests.unit.balances.accounts import DEFAULT_SERVER, tree
 
 PAID = {"owner": {"rate": "0.5"}}

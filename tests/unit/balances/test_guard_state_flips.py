@@ -1,7 +1,6 @@
 """GuardState: signals only on flips, versions per account, the reseller cascade, stale snapshots."""
 from decimal import Decimal
 
-
 from pipeline.balances.guard_state import GuardState, Published
 from tests.unit.balances.accounts import DEFAULT_SERVER, tree
 

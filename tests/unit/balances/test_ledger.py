@@ -2,7 +2,8 @@
 balance stage beside the ledger: tests/runtime/test_money_stages.py.)"""
 from decimal import Decimal
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.balances.ledger import Ledger
 

@@ -19,10 +19,10 @@ from pipeline.cards.batch import (
     generate,
     shown_state,
 )
-from pipeline.cards.records import pin_matches
-from pipeline.rating.book import ReferenceBook
-from pipeline.rating.ownership import check_records
-from pipeline.rating.reference import parse_reference_record
+from pipeline.reference.book import ReferenceBook
+from pipeline.reference.ownership import check_records
+from pipeline.reference.records import parse_reference_record
+from pipeline.schemas.cards import pin_matches
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 BASE = [

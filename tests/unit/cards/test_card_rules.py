@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.cards.records import card_account, hash_pin
-from pipeline.rating.book import ReferenceBook
-from pipeline.rating.ownership import check_records
-from pipeline.rating.reference import parse_reference_record
-from pipeline.topics import REFERENCE_TOPICS, spec
+from pipeline.kafka.topics import REFERENCE_TOPICS, spec
+from pipeline.reference.book import ReferenceBook
+from pipeline.reference.ownership import check_records
+from pipeline.reference.records import parse_reference_record
+from pipeline.schemas.cards import card_account, hash_pin
 
 NOW = "2026-12-01T12:00:00Z"
 WORLD = [

@@ -6,9 +6,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pipeline.cdr.process import Source
-from pipeline.rating.book import ReferenceBook
-from pipeline.rating.csv_rates import resolve_rates_csv
-from pipeline.rating.reference import TariffIn, parse_reference_record
+from pipeline.reference.book import ReferenceBook
+from pipeline.reference.csv_rates import resolve_rates_csv
+from pipeline.reference.records import parse_reference_record
+from pipeline.schemas.reference import TariffIn
 
 SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 RATED_AT = datetime(2026, 11, 25, 10, 0, 1, 500000, tzinfo=timezone.utc)

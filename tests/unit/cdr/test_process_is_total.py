@@ -1,9 +1,10 @@
 """process_cdr is total and deterministic: any bytes give exactly one Output; the same bytes, the same Output."""
 import orjson
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from pipeline.cdr.process import REJECT_REASONS, Output, process_cdr
 from devkit.sample_cdrs import bad_messages
+from pipeline.cdr.process import REJECT_REASONS, Output, process_cdr
 from tests.unit.cdr.sample_book import RATED_AT, SOURCE, sample_book, seed_cdr
 
 BOOK = sample_book()  # module-level: hypothesis runs many examples per test

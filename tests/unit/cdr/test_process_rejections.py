@@ -4,8 +4,8 @@ import base64
 import orjson
 import pytest
 
-from pipeline.cdr.process import REJECT_REASONS, process_cdr
 from devkit.sample_cdrs import bad_messages
+from pipeline.cdr.process import REJECT_REASONS, process_cdr
 from tests.unit.cdr.sample_book import RATED_AT, SOURCE, seed_cdr
 
 BAD = bad_messages("t")
@@ -42,7 +42,8 @@ def test_missing_value_is_empty(book, payload):
 
 @pytest.mark.parametrize("changes, reason, field", [
     ({"billsec": -1}, "schema", "billsec"),
-    ({"dst": "no digits"}, "schema", "dst"),
+    ({"dst": " () "}, "schema", "dst"),
+    ({"dst": "no digits"}, "not_a_number", "no digits"),  # a name: only a code rate prices it
     ({"account": "  "}, "schema", "account"),
     ({"start_time": None}, "schema", "start_time"),
     ({"account": "r1-nobody"}, "unknown_account", "r1-nobody"),

@@ -1,14 +1,14 @@
-"""A rejection (and a dead letter) is well under the 1 MB a topic takes, whatever it copies (issue 9):
+"""A rejection (and a dead letter) is well under the 1 MB a topic takes, whatever it copies:
 the payload is cut to MAX_COPIED_PAYLOAD with a marker and the sha256 of the whole."""
 import base64
 import hashlib
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from pipeline.cdr.process import (MAX_COPIED_PAYLOAD, MAX_REJECTION_BYTES, Source, dead_letter, process_cdr,
-                                  rejection)
+from pipeline.cdr.process import MAX_COPIED_PAYLOAD, MAX_REJECTION_BYTES, Source, dead_letter, process_cdr, rejection
 from tests.unit.cdr.sample_book import RATED_AT, SOURCE, seed_cdr
 
 ONE_MB = 1024 * 1024

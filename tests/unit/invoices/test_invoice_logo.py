@@ -1,11 +1,11 @@
 """Only a real PNG or a harmless SVG of at most 256 KiB is accepted as a logo."""
 from __future__ import annotations
 
-from hypothesis import given, settings, strategies as st
-
 import io
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from pipeline.invoices.issuer import check_logo

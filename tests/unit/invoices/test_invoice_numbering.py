@@ -43,7 +43,7 @@ async def test_new_invoices_take_the_next_numbers_and_stored_ones_come_back_unch
 
 
 async def test_the_transactional_id_is_the_issuers_so_two_processes_of_one_issuer_fence_each_other():
-    from pipeline.runtime.clients import KafkaClients
+    from pipeline.kafka.clients import KafkaClients
 
     producer = KafkaClients(Settings(topic_prefix="p1-")).producer(transactional_id=transactional_id("r1"))
     assert producer._txn_manager.transactional_id == "p1-rating-invoices-r1"  # per issuer and prefix

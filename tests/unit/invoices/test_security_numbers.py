@@ -1,4 +1,4 @@
-"""Security audit (issue 20): invoice numbers and PDFs are never shared across issuers (no broker).
+"""Security audit of invoices: invoice numbers and PDFs are never shared across issuers (no broker).
 
 A reseller could set his number prefix to another issuer's; his first invoice then took that
 issuer's number and, through os.replace, its PDF file, which was served without a look at the

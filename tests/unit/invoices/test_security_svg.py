@@ -1,4 +1,4 @@
-"""Security audit (issue 20), SVG logos: what the old check let through is refused, and what is
+"""Security audit, SVG logos: what the old check let through is refused, and what is
 stored is the sanitised rewrite, never the upload (pipeline/invoices/svg_sanitize.py).
 
 Every test here goes through `check_logo` and `publish_logo`, the interface the API and the CLI

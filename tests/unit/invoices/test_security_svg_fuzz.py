@@ -1,16 +1,25 @@
-"""Fuzzing the SVG sanitiser (issue 20): any bytes give a sanitised SVG or a ValueError, never another
+"""Fuzzing the SVG sanitiser: any bytes give a sanitised SVG or a ValueError, never another
 exception (the API would answer 500), and what comes out holds nothing off the allow-list."""
 from __future__ import annotations
 
 from xml.sax.saxutils import escape, quoteattr
 
 from defusedxml.ElementTree import fromstring
-from hypothesis import HealthCheck, given, settings, strategies as st, target
+from hypothesis import HealthCheck, given, settings, target
+from hypothesis import strategies as st
 
 from pipeline.invoices.logo import clean_logo
 from pipeline.invoices.pdf import render_pdf
-from pipeline.invoices.svg_sanitize import (ATTRIBUTES, ELEMENTS, LOCAL_URL, MAX_SVG_DEPTH, MAX_SVG_ELEMENTS,
-                                            PRESENTATION, SVG_NS, sanitize_svg)
+from pipeline.invoices.svg_sanitize import (
+    ATTRIBUTES,
+    ELEMENTS,
+    LOCAL_URL,
+    MAX_SVG_DEPTH,
+    MAX_SVG_ELEMENTS,
+    PRESENTATION,
+    SVG_NS,
+    sanitize_svg,
+)
 from tests.unit.invoices.examples import example_invoice
 
 ROOT = ("<svg xmlns='http://www.w3.org/2000/svg' xmlns:xlink='http://www.w3.org/1999/xlink' "

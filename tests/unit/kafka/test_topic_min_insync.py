@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.kafka_admin import ensure_topics, min_insync_replicas, topic_configs
+from pipeline.kafka.admin import ensure_topics, min_insync_replicas, topic_configs
+from pipeline.kafka.topics import TOPICS, TopicSpec
 from pipeline.settings import Settings
-from pipeline.topics import TOPICS, TopicSpec
 
 
 @pytest.mark.parametrize("rf,expected", [(1, 1), (2, 1), (3, 2), (4, 2), (5, 2)])

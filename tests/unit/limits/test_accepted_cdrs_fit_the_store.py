@@ -1,16 +1,17 @@
-"""Every CDR that process_cdr accepts gives a cdr.rated record the ClickHouse row mapper accepts
-(issue 9): nothing is charged that the sink would refuse. A price the store cannot hold (Decimal(18,
+"""Every CDR that process_cdr accepts gives a cdr.rated record the ClickHouse row mapper accepts:
+nothing is charged that the sink would refuse. A price the store cannot hold (Decimal(18,
 6), UInt32 billed seconds) is rejected at rating time as `out_of_range`."""
 from datetime import datetime, timezone
 from decimal import Decimal
 
 import orjson
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipeline.cdr.process import REJECT_REASONS, process_cdr
-from pipeline.rating.book import ReferenceBook
-from pipeline.rating.reference import AccountIn, ProviderIn, RateIn, TariffIn
+from pipeline.reference.book import ReferenceBook
 from pipeline.schemas import limits
+from pipeline.schemas.reference import AccountIn, ProviderIn, RateIn, TariffIn
 from pipeline.sinks.batch import rows_from_payloads
 from tests.unit.cdr.sample_book import RATED_AT, SOURCE, sample_book, seed_cdr
 

@@ -1,17 +1,18 @@
 """Every limit of the ClickHouse storage is enforced where data enters, with a reason naming it
-(issue 9 "Limits checked at the door"): CDR decode, reference records (JSON and CSV alike)."""
+at the door: CDR decode, reference records (JSON and CSV alike)."""
 from decimal import Decimal
 
 import orjson
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from pipeline.cdr.decode import CdrError, decode_cdr
-from pipeline.rating import rules, tariff_index
-from pipeline.rating.csv_rates import RateFileError, load_rates_csv
-from pipeline.rating.reference import AccountIn, RateIn
-from pipeline.schemas import limits
+from pipeline.rating import tariff_index
+from pipeline.reference.csv_rates import RateFileError, load_rates_csv
+from pipeline.schemas import field_rules, limits
+from pipeline.schemas.reference import AccountIn, RateIn
 from pipeline.sinks.rows import MONEY_PLACES, RATE_PLACES, RowError, _decimal, _time, _uint32
 
 CDR = {"call_id": "c1", "server_id": "ast1", "account": "u1", "dst": "37052123456",
@@ -95,7 +96,7 @@ def test_credit_limit_fits_its_decimal_18_6_mirror(credit_limit, rule):
     assert AccountIn(id="u1", type="user", credit_limit="999999999999.999999").credit_limit < limits.MONEY_BELOW
 
 
-@pytest.mark.parametrize("rule, places", [(rules.rate_money, RATE_PLACES), (rules.money, MONEY_PLACES)])
+@pytest.mark.parametrize("rule, places", [(field_rules.rate_money, RATE_PLACES), (field_rules.money, MONEY_PLACES)])
 @given(value=st.decimals(allow_nan=True, allow_infinity=True) | st.text(max_size=40) | st.integers())
 def test_any_amount_the_door_takes_the_row_mapper_takes(rule, places, value):
     try:

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from tests.unit.observability.series import exposed_series
 from pipeline.observability.metrics import SPECS
 from pipeline.settings import REPO_ROOT
+from tests.unit.observability.series import exposed_series
 
 DASHBOARD = REPO_ROOT / "deploy" / "grafana" / "rating-pipeline.json"
 METRIC = re.compile(r"\b(rating_[a-z0-9_]+)\b")

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.unit.observability.series import exposed_series
 from pipeline.observability.metrics import SPECS, Metrics
+from tests.unit.observability.series import exposed_series
 
 
 def value(metrics: Metrics, name: str, **labels) -> float | None:

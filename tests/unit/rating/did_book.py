@@ -1,4 +1,4 @@
-"""The sample operator plus DIDs with rates, for the DID pricing tests (DOMAIN.md "DIDs").
+"""The sample operator plus DIDs with rates, for the DID pricing tests (docs/domain.md "DIDs").
 
 D1 37052000001: r1 gave it to u1. Admin: incoming 0.1, owner 0.5, provider 0.02 /min; r1 charges
                u1 0.8/min (owner_rate).
@@ -12,7 +12,7 @@ D7 37052000007: d1's, owner 1/min in 60 s steps with 5 s grace.
 """
 from __future__ import annotations
 
-from pipeline.rating.reference import DidIn
+from pipeline.schemas.reference import DidIn
 from tests.unit.cdr.sample_book import sample_book
 
 ADMIN_RATES = {"incoming": {"rate": "0.1"}, "owner": {"rate": "0.5"}, "provider": {"rate": "0.02"}}

@@ -1,17 +1,19 @@
-"""The billing chain (DOMAIN.md "The billing chain"): every level, both profits, the loss flag."""
+"""The billing chain (docs/domain.md "The billing chain"): every level, both profits, the loss flag."""
 import json
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from pipeline.rating.book import ReferenceBook
 from pipeline.rating.chain import CallToRate, Leg, NotRated, RatedCall, rate_call
-from pipeline.rating.csv_rates import resolve_rates_csv
 from pipeline.rating.rated_call import new_rated_call
-from pipeline.rating.reference import AccountIn, ProviderIn, RateIn, TariffIn, parse_reference_record
+from pipeline.reference.book import ReferenceBook
+from pipeline.reference.csv_rates import resolve_rates_csv
+from pipeline.reference.records import parse_reference_record
+from pipeline.schemas.reference import AccountIn, ProviderIn, RateIn, TariffIn
 
 SEED = Path(__file__).parents[2] / "fixtures" / "tariffs" / "seed_chain"
 NOON = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)

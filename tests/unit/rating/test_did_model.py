@@ -1,4 +1,4 @@
-"""rate_did_call against a plain Decimal model of DOMAIN.md "DIDs": random signed rates, every kind
+"""rate_did_call against a plain Decimal model of docs/domain.md "DIDs": random signed rates, every kind
 of assignment (unassigned, a reseller's own, a reseller's user with or without owner_rate, a
 direct user), every kind of caller (outside, the owner, the reseller, another user) and billsec."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from pipeline.rating.did import rate_did_call
 from pipeline.rating.rated_call import CallToRate
-from pipeline.rating.reference import DidIn, DidRate
+from pipeline.schemas.reference import DidIn, DidRate
 from tests.unit.cdr.sample_book import sample_book
 
 BOOK = sample_book()  # r1 -> u1, u2; r2 -> u3; d1 direct; provider p1

@@ -1,10 +1,10 @@
-"""Who may set a DID's rates (issue 12): only the admin sets `rates`, only the DID's reseller sets
+"""Who may set a DID's rates: only the admin sets `rates`; the DID's reseller (or the admin) sets
 `owner_rate`, and an owner_rate needs a reseller and his user."""
 import pytest
 
-from pipeline.rating.book import ReferenceBook
-from pipeline.rating.ownership import check_records
-from pipeline.rating.reference import AccountIn, DidIn, RateIn, TariffIn
+from pipeline.reference.book import ReferenceBook
+from pipeline.reference.ownership import check_records
+from pipeline.schemas.reference import AccountIn, DidIn, RateIn, TariffIn
 
 RATES = {"incoming": {"rate": "0.1"}, "owner": {"rate": "0.5"}, "provider": {"rate": "-0.02"}}
 
@@ -52,15 +52,18 @@ def test_another_reseller_cannot_set_owner_rate(book):
     assert "can only assign DIDs that are his" in rule
 
 
-def test_the_admin_cannot_set_owner_rate_but_may_drop_it(book):
-    [rule] = problems(book, DidIn(number="1001", reseller="r1", user="u1", rates=RATES, owner_rate={"rate": "0.8"}))
-    assert "only the reseller of DID \"1001\" sets its owner_rate" in rule
-    book.apply(DidIn(number="1001", reseller="r1", user="u1", rates=RATES, owner_rate={"rate": "0.8"}))
-    # re-publishing it unchanged is fine; taking the DID back drops it
+def test_the_admin_may_set_owner_rate_too_and_drop_it(book):
+    """The operator loads an installation with `ref apply` (as the admin) or acts for a reseller:
+    he may set the reseller's owner_rate, as he may write the reseller's tariffs."""
     assert problems(book, DidIn(number="1001", reseller="r1", user="u1", rates=RATES, owner_rate={"rate": "0.8"})) == []
-    assert problems(book, DidIn(number="1001", rates=RATES)) == []
-    [rule] = problems(book, DidIn(number="1001", reseller="r2", user="u2", rates=RATES, owner_rate={"rate": "0.8"}))
-    assert "sets its owner_rate" in rule
+    book.apply(DidIn(number="1001", reseller="r1", user="u1", rates=RATES, owner_rate={"rate": "0.8"}))
+    assert problems(book, DidIn(number="1001", reseller="r1", user="u1", rates=RATES, owner_rate={"rate": "0.9"})) == []
+    assert problems(book, DidIn(number="1001", rates=RATES)) == []  # taking the DID back drops it
+    # still only for a reseller's user: the consistency rule holds for the admin too
+    [rule] = problems(book, DidIn(number="1001", reseller="r1", rates=RATES, owner_rate={"rate": "0.8"}))
+    assert "needs both a reseller and a user" in rule
+    [rule] = problems(book, DidIn(number="1001", reseller="r2", user="u1", rates=RATES, owner_rate={"rate": "0.8"}))
+    assert "u1" in rule
 
 
 def test_owner_rate_needs_a_reseller_and_his_user(book):

@@ -1,4 +1,4 @@
-"""Calls to DIDs priced for every party, exactly (DOMAIN.md "DIDs"): the worked cases of the
+"""Calls to DIDs priced for every party, exactly (docs/domain.md "DIDs"): the worked cases of the
 README's DIDs table, through process_cdr, so each is the record cdr.rated gets and the debits the
 charge stage sends (charges_for)."""
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 from pipeline.balances.charges import charges_for
 from pipeline.cdr.process import REJECT_REASONS, process_cdr
 from pipeline.rating.did import did_price
-from pipeline.rating.reference import DidRate
 from pipeline.schemas import wire
+from pipeline.schemas.reference import DidRate
 from tests.unit.cdr.sample_book import RATED_AT, SOURCE
 from tests.unit.rating.did_book import did_book
 
@@ -138,5 +138,5 @@ def test_rated_call_charges_and_charges_for_the_record_agree(book):
     (DidRate(rate="1", connection_fee="-0.0000005"), 0, "0.000000"),  # unanswered: no fee either
 ])
 def test_did_rates_follow_the_tariff_pricing_rules(rate, billsec, price):
-    """DOMAIN.md's pricing table, and signed rounding: the size rounds, half up away from zero."""
+    """The pricing table of docs/domain.md, and signed rounding: the size rounds, half up away from zero."""
     assert str(did_price(rate, billsec)) == price

@@ -3,8 +3,8 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from pipeline.rating.book import ReferenceBook
-from pipeline.rating.reference import AccountIn, DidIn, HolidaysIn, ProviderIn, RateIn, TariffIn
+from pipeline.reference.book import ReferenceBook
+from pipeline.schemas.reference import AccountIn, DidIn, HolidaysIn, ProviderIn, RateIn, TariffIn
 
 
 def t(tariff_id: str, owner: str = "admin") -> TariffIn:

@@ -1,10 +1,10 @@
-"""check_records as a reseller writes (issue 10 "Writes"): each hole found is refused with its rule,
-the currency chain is checked when written, and the admin is built in (issue 9)."""
+"""check_records as a reseller writes : each hole found is refused with its rule,
+the currency chain is checked when written, and the admin is built in."""
 import pytest
 
-from pipeline.rating.book import ReferenceBook
-from pipeline.rating.ownership import Problem, check_records
-from pipeline.rating.reference import AccountIn, DidIn, ProviderIn, RateIn, TariffIn
+from pipeline.reference.book import ReferenceBook
+from pipeline.reference.ownership import Problem, check_records
+from pipeline.schemas.reference import AccountIn, DidIn, ProviderIn, RateIn, TariffIn
 
 
 def t(tariff_id: str, owner: str = "admin", currency: str = "EUR") -> TariffIn:

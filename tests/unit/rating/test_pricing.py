@@ -1,12 +1,13 @@
-"""Pricing one leg (DOMAIN.md "Pricing one call at one level", billed seconds and price rules)."""
+"""Pricing one leg (docs/domain.md "Pricing one call at one level", billed seconds and price rules)."""
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal, localcontext
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.rating.compiled_rate import CompiledRate
 from pipeline.rating.pricing import billed_seconds, price_leg
-from pipeline.rating.reference import RateIn
+from pipeline.schemas.reference import RateIn
 
 DECIMAL_ROUNDING = {"half_up": ROUND_HALF_UP, "up": ROUND_UP, "down": ROUND_DOWN}
 
@@ -17,7 +18,7 @@ def compiled(rate="1", fee="0", increment=1, min_time=0, grace_time=0) -> Compil
 
 
 def decimal_reference_price(rate: RateIn, billsec: int, decimals: int, rounding: str) -> Decimal:
-    """DOMAIN.md's formula in plain Decimal arithmetic, at a precision no price can exhaust."""
+    """The formula of docs/domain.md in plain Decimal arithmetic, at a precision no price can exhaust."""
     billed = billed_seconds(billsec, rate.increment, rate.min_time, rate.grace_time)
     quantum = Decimal(1).scaleb(-decimals)
     if billed == 0:

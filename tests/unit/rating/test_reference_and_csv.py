@@ -1,4 +1,4 @@
-"""Reference records (CONTRACT.md) and rates from CSV: the same rules, the same words."""
+"""Reference records (docs/contract.md "Reference data") and rates from CSV: the same rules, the same words."""
 from datetime import datetime, time, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from pipeline.rating.csv_rates import RateFileError, load_rates_csv, resolve_rates_csv
-from pipeline.rating.reference import AccountIn, DidIn, HolidaysIn, RateIn, TariffIn, parse_reference_record
+from pipeline.reference.csv_rates import RateFileError, load_rates_csv, resolve_rates_csv
+from pipeline.reference.records import parse_reference_record
+from pipeline.schemas.reference import AccountIn, DidIn, HolidaysIn, RateIn, TariffIn
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "tariffs"
 

@@ -1,13 +1,14 @@
-"""Rate lookup (DOMAIN.md lookup rules 1-3): candidates, tie-breaks, time zones, updates."""
+"""Rate lookup (docs/domain.md "Pricing one call at one level", finding the rate, 1-3): candidates,
+tie-breaks, time zones, updates."""
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from pipeline.rating.csv_rates import load_rates_csv
-from pipeline.rating.reference import RateIn, TariffIn
 from pipeline.rating.tariff_index import TariffIndex
+from pipeline.reference.csv_rates import load_rates_csv
+from pipeline.schemas.reference import RateIn, TariffIn
 
 UTC = timezone.utc
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "tariffs"

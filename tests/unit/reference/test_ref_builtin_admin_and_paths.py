@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.rating.book import ReferenceBook
-from pipeline.reference_apply import ApplyError, read_files, refuse_broken
+from pipeline.reference.book import ReferenceBook
+from pipeline.reference.publish import ApplyError, read_files, refuse_broken
 
 SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 
-# CONTRACT.md "Reference data JSON", record for record and in its order
+# docs/contract.md "Reference data", record for record and in its order
 CONTRACT_EXAMPLE = [
     {"kind": "account", "id": "r1", "type": "reseller", "parent": "admin", "tariff": "t-r1-buy",
      "billing": "prepaid", "credit_limit": None, "server": "ast1", "pro": False,
@@ -39,7 +39,7 @@ def write(path: Path, records) -> str:
 
 
 def test_the_contract_example_names_admin_without_creating_it_and_passes(tmp_path):
-    # Records are taken in order (CONTRACT.md), and the example gives u1 its tariff one record
+    # Records are taken in order (docs/contract.md), and the example gives u1 its tariff one record
     # before that tariff: the only change made here is that record's place. No admin record.
     example = [CONTRACT_EXAMPLE[0], CONTRACT_EXAMPLE[2], CONTRACT_EXAMPLE[1], *CONTRACT_EXAMPLE[3:]]
     tariffs = write(tmp_path / "admin-tariffs.json", ADMIN_TARIFFS)

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from pipeline.rating.book import ReferenceBook
-from pipeline.reference_apply import ApplyError, read_files, refuse_broken
+from pipeline.reference.book import ReferenceBook
+from pipeline.reference.publish import ApplyError, read_files, refuse_broken
 from tests.unit.cdr.sample_book import sample_book
 
 

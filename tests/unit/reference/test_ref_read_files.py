@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from pipeline.rating.reference import AccountIn, TariffIn
-from pipeline.reference_apply import ApplyError, read_files
+from pipeline.reference.publish import ApplyError, read_files
+from pipeline.schemas.reference import AccountIn, TariffIn
 
 
 def write(path, records) -> str:

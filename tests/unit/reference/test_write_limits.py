@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.rating.book import ReferenceBook
-from pipeline.rating.ownership import check_records
-from pipeline.rating.reference import parse_reference_record
-from pipeline.rating.write_limits import NEW_ID
-from pipeline.reference_apply import ApplyError, read_files, refuse_broken
+from pipeline.reference.book import ReferenceBook
+from pipeline.reference.ownership import check_records
+from pipeline.reference.publish import ApplyError, read_files, refuse_broken
+from pipeline.reference.records import parse_reference_record
+from pipeline.reference.write_limits import NEW_ID
 
 BASE = [
     {"kind": "tariff", "id": "t-buy", "rates": [{"prefix": "370", "rate": "1"}]},

@@ -5,8 +5,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from pipeline.balances.charges import charges_for
-from pipeline.rating.reference import AccountIn, DidIn, RateIn
 from pipeline.rerate.reprice import NotRepriced, Repriced, reprice, stored_cdr
+from pipeline.schemas.reference import AccountIn, DidIn, RateIn
 from tests.unit.cdr.sample_book import sample_book, seed_cdr
 from tests.unit.rating.did_book import did_book
 from tests.unit.rerate.stored import stored_row

@@ -8,8 +8,8 @@ from decimal import Decimal
 import orjson
 import pytest
 
+from pipeline.invoices.rerate_lines import adjustments_query, lines_from_rows
 from pipeline.rerate.adjustment import Invoiced, adjustment_id, adjustment_value, bill_period
-from pipeline.rerate.invoice_lines import adjustments_query, lines_from_rows
 from pipeline.rerate.run import Journal
 from pipeline.rerate.scope import Scope, ScopeError
 from pipeline.rerate.summary import RunSummary

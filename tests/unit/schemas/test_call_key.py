@@ -1,6 +1,7 @@
-"""The call's key `server_id/call_id` is unambiguous (issue 9 "Keys"), and unchanged for ids with
+"""The call's key `server_id/call_id` is unambiguous, and unchanged for ids with
 neither "/" nor "%" in the server id."""
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.schemas.cdr import CdrIn, call_key
 

@@ -2,10 +2,11 @@
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from pipeline.rating.book import ReferenceBook
+from pipeline.reference.book import ReferenceBook
 from pipeline.schemas import limits
 from pipeline.schemas.payment import PaymentIn, payment_problem
 from tests.unit.cdr.sample_book import sample_book

@@ -8,7 +8,8 @@ from types import SimpleNamespace
 
 import orjson
 import pytest
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from pipeline.schemas import limits
 from pipeline.schemas.payment import check_amount
@@ -20,7 +21,7 @@ PLAIN = re.compile(r"\+?([0-9]*)(?:\.([0-9]*))?")
 
 
 def model(text: str) -> Decimal | None:
-    """The rule as DOMAIN.md words it, written apart from the code: plain digits with at most one
+    """The rule as pipeline/schemas/payment.py words it, written apart from the code: plain digits with at most one
     point, > 0, at most 6 decimals as written, below 10^12; nothing else."""
     found = PLAIN.fullmatch(text.strip())
     if found is None or not (found.group(1) or found.group(2)) or not text.strip().isascii():

@@ -5,7 +5,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from fastavro.validation import validate
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.schemas import avro, wire
 

@@ -17,7 +17,7 @@ def example_payload(**changes) -> bytes:
 
 
 def example_record(**changes) -> dict:
-    """Through Avro, as the agent sees it: money strings, aware datetimes."""
+    """Through Avro, as the sink stage sees it: money strings, aware datetimes."""
     return avro.decode("rated_call.v1", example_payload(**changes))
 
 

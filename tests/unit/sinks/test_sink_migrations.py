@@ -102,3 +102,14 @@ def test_rerate_adjustments_keep_one_row_per_id(chdb):
                    f"{amount}, '2026-10-05 10:00:00', '2026-11', '2026-11-02 09:00:00')")
     assert rows_of(chdb, "SELECT count(), sum(amount) FROM dialect.rerate_adjustments FINAL "
                          "WHERE account = 'u1' AND bill_period = '2026-11'") == [["1", "0.5"]]
+
+
+def test_two_segments_of_one_call_stay_two_rows_under_final_and_a_redelivered_segment_one(chdb):
+    """0008 makes the segment part of the sorting key (in place, on 18.16 too:
+    tests/integration/test_call_segments.py runs it there)."""
+    for segment, profit in (("1", "0.500000"), ("2", "0.400000"), ("2", "0.400000")):
+        insert_example(chdb, call_id="segmented-call", segment=segment, admin_profit=profit)
+    assert rows_of(chdb, "SELECT segment, admin_profit FROM dialect.rated_calls FINAL "
+                         "WHERE call_id = 'segmented-call' ORDER BY segment") == [["1", "0.5"], ["2", "0.4"]]
+    keys = rows_of(chdb, "SELECT sorting_key FROM system.tables WHERE database = 'dialect' AND name = 'rated_calls'")
+    assert keys == [["server_id, call_id, segment"]]

@@ -22,13 +22,19 @@ def table_columns(table: str = "rated_calls") -> list[str]:
 
 
 def added_columns() -> list[str]:
-    sql = (MIGRATIONS_DIR / "0006_did_and_rerate.sql").read_text()
-    code = "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--"))
-    return re.findall(r"ADD COLUMN (\w+)", code)
+    """Columns later migrations add to rated_calls, in migration order (0006's, 0008's...)."""
+    found = []
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        code = "\n".join(line for line in path.read_text().splitlines() if not line.strip().startswith("--"))
+        for statement in code.split(";"):
+            if "ALTER TABLE {database}.rated_calls" in statement:
+                found += re.findall(r"ADD COLUMN (\w+)", statement)
+    return found
 
 
 def test_columns_match_the_migrations_in_order():
-    """0001's columns (the engine's `version` last), then 0006's: the order DESCRIBE gives."""
+    """0001's columns (the engine's `version` last), then those later migrations add: the order
+    DESCRIBE gives."""
     assert list(COLUMNS) == table_columns() + added_columns()
     assert len(row_from_record(example_record())) == len(COLUMNS)
 
@@ -112,3 +118,12 @@ def test_last_rating_per_call_keeps_the_newest_version():
     other = row_from_record({**example_record(), "call_id": "other"})
     kept = last_rating_per_call([newer, other, older, older])
     assert sorted(kept) == sorted([newer, other])
+
+
+def test_segments_of_one_call_are_rows_of_their_own_and_a_whole_call_has_an_empty_segment():
+    whole = dict(zip(COLUMNS, row_from_record({k: v for k, v in example_record().items() if k != "segment"})))
+    assert whole["segment"] == ""  # a record written before segments existed
+    first, second = (row_from_record(example_record(segment=s)) for s in ("1", "2"))
+    again = row_from_record(example_record(segment="2"))
+    kept = last_rating_per_call([first, second, again])
+    assert sorted(dict(zip(COLUMNS, row))["segment"] for row in kept) == ["1", "2"]

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 
-
 from pipeline.settings import Settings
 from pipeline.sinks.clickhouse import Backoff, ClickHouseWriter, client_url, insert_statement
 from pipeline.sinks.rows import COLUMNS
