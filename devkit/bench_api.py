@@ -257,8 +257,9 @@ def _chdb_reader(session, calls: int, progress: Callable[[str], None]) -> Callab
 
 def over_rated_calls(query: Query, database: str) -> Query:
     """A page's query as it read before migrations/0009: its SQL over `rated_calls FINAL`, the
-    whole period in one piece (the sliced source of the tenant-ordered copy taken out)."""
-    head, found, rest = query.sql.partition(" FROM (")
+    whole period in one piece (the sliced source of the tenant-ordered copy taken out; a read that
+    adds its figures around it, queries._seen, keeps them)."""
+    head, found, rest = query.sql.partition(" FROM (SELECT * FROM ")
     if not found:
         raise ValueError("not a query of the sliced tenant copy")
     depth, at = 1, 0

@@ -17,6 +17,7 @@ from pipeline.api.credentials import (
     password_record,
     switch_account,
 )
+from pipeline.api.domains import check_host
 from pipeline.api.kafka_backend import publish_credential_once
 from pipeline.api.session_records import epoch_record
 from pipeline.kafka.topic_io import read_all
@@ -134,6 +135,10 @@ def portal_domain() -> None:
 @click.argument("host")
 @click.argument("reseller")
 def portal_domain_set(host: str, reseller: str) -> None:
+    try:  # the API's rule (pipeline/api/domains.py): a DNS name of two labels or more
+        host = check_host(host)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="HOST") from None
     _publish(*domain_record(host, _existing(reseller, "reseller")))
     click.echo(f"{host} -> {reseller}")
 

@@ -6,9 +6,10 @@ each thread keeps its own client.
 from __future__ import annotations
 
 import threading
-from datetime import timezone
+from datetime import datetime, timezone
 
-from pipeline.api import queries
+from pipeline.api import daily_totals, queries
+from pipeline.api.daily_totals import DaySettler
 from pipeline.api.newest_calls import newest_calls
 from pipeline.api.queries import Period
 from pipeline.api.visibility import Scope
@@ -22,6 +23,8 @@ class ClickHouseCalls:
         self.settings = settings
         self.database = settings.clickhouse_database
         self._local = threading.local()
+        # past days a stats page read from the calls, settled in the background (daily_totals.py)
+        self.settler = DaySettler(self._run, self.database)
 
     def _client(self):
         client = getattr(self._local, "client", None)
@@ -49,7 +52,11 @@ class ClickHouseCalls:
         return self._run(queries.user_stats(self.database, scope, period))
 
     def stats(self, scope: Scope, period: Period, by_destination: bool) -> Table:
-        return self._run(queries.stats(self.database, scope, period, by_destination))
+        table, unsettled = daily_totals.stats(self._run, self.database, scope, period, by_destination,
+                                              datetime.now(timezone.utc).date())
+        if unsettled:
+            self.settler.offer(unsettled)
+        return table
 
     def profit(self, scope: Scope, period: Period) -> Table:
         return self._run(queries.profit(self.database, scope, period))

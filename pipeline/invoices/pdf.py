@@ -21,7 +21,6 @@ from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-from svglib.svglib import SvgRenderer
 
 from pipeline.invoices.record import Invoice
 
@@ -72,6 +71,10 @@ def _logo_flowable(logo: tuple[bytes, str] | None):
 
 def svg_drawing(data: bytes):
     """An SVG logo scaled into the logo's box (logo.py draws each upload once, so that this never fails)."""
+
+    # imported at the first SVG logo, not with this module: svglib adds ~1.5-2 s (measured,
+    # -X importtime) to the start of every command, the API's included
+    from svglib.svglib import SvgRenderer
 
     # parsed without network or entities (the upload was already sanitised by check_logo)
     parser = etree.XMLParser(resolve_entities=False, no_network=True)

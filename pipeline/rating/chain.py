@@ -83,14 +83,14 @@ def rate_call(call: CallToRate, book: RatingBook, _new: Any = tuple.__new__, _Le
         if billsec <= rate.grace_time:  # billsec 0 included: grace_time >= 0
             legs.append(_new(_Leg, (level, tariff_id, key, 0, rate.rate, zero_price)))
             continue
-        tiers = rate.tiers
-        if tiers is None:  # a flat rate: one multiplication
+        if billsec <= rate.flat_until:  # a flat rate, or a call in a tiered rate's first tier: one multiplication
             increment = rate.increment
             billed = -(-billsec // increment) * increment
             if billed < rate.min_time:
                 billed = rate.min_time
             amount = billed * rate.rate_units
         else:  # tiers.tiered_billed and tiered_units, inlined: the steps run last tier first
+            tiers = rate.tiers
             for step in tiers:
                 if step[0] < billsec:
                     break

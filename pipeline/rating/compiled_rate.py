@@ -19,6 +19,7 @@ from pipeline.schemas import field_rules
 from pipeline.schemas.reference import RateIn, RateTier
 
 FULL_DAY_END = 86399
+FLAT = 2**62  # flat_until of a flat rate: past any call
 DAY_TYPE_PRIORITY = {"WD": 0, "FD": 0, "all": 1}  # a specific day type wins a tie over "all"
 ROUNDING_CODES = {"half_up": 0, "up": 1, "down": 2}  # small ints: pricing compares them per leg
 
@@ -26,7 +27,7 @@ ROUNDING_CODES = {"half_up": 0, "up": 1, "down": 2}  # small ints: pricing compa
 class CompiledRate:
     __slots__ = ("rate", "connection_fee", "increment", "min_time", "grace_time", "effective_epoch",
                  "day_type", "start_second", "end_second", "any_time", "rate_units", "fee_units",
-                 "denominator", "tiers")
+                 "denominator", "tiers", "flat_until")
 
     def __init__(self, source: RateIn) -> None:
         self.rate = source.rate
@@ -42,6 +43,11 @@ class CompiledRate:
         self.any_time = source.day_type == "all" and self.start_second == 0 and self.end_second >= FULL_DAY_END
         self.rate_units, self.fee_units, self.denominator, self.tiers = tiered_money_units(
             source.rate, source.connection_fee, source.increment, source.tiers)
+        # The longest call priced by the rate's own rate alone: any call for a flat rate; for a
+        # tiered one, a call within its first tier (whose blocks end at the second tier's start),
+        # unless min_time reaches past it. The chain takes the one-multiplication path up to here.
+        first_span = source.tiers[0].from_seconds if source.tiers else FLAT
+        self.flat_until = first_span if source.min_time <= first_span else -1
 
     def version_key(self) -> tuple[int, str, int, int]:
         """What makes two versions of one prefix different (RateIn's key without the prefix)."""

@@ -1,8 +1,10 @@
 """An in-memory backend for the API's unit tests: fakes of the API's own Writer and CallStore
 (pipeline/api/stores.py) and a small world of two resellers, their users and a direct user.
 
-The fake CallStore applies a Scope the way queries.where does (checked against ClickHouse by
-tests/integration/test_api_reads.py), so routes and visibility are tested without a broker.
+The fake CallStore applies a Scope the way queries.where does, and counts each call's money as
+queries._figures does (checked against ClickHouse by tests/integration/test_api_reads.py and, for
+calls to DIDs, by tests/api/test_did_money_queries.py on chdb), so routes and visibility are
+tested without a broker.
 """
 from __future__ import annotations
 
@@ -112,17 +114,78 @@ class FakeWriter:
         self.audits.append(entry)
 
 
+# which reseller each account belongs to, as the reference mirror in ClickHouse says (accounts.reseller)
+RESELLER_OF = {r["id"]: r["id"] if r["type"] == "reseller" else r.get("parent", "") if r.get("parent") != "admin"
+               else "" for r in RECORDS if r["kind"] == "account"}
+ZERO = Decimal(0)
+
+
+def did_call(row: dict) -> bool:
+    """queries.DID_CALL: priced by a DID's rates, it has no user tariff (rows of call() have one)."""
+    return bool(row["did"]) and row.get("user_tariff", "t") == ""
+
+
+def _did(row: dict, name: str) -> Decimal:
+    return row.get(name, ZERO)
+
+
+def _concerns(row: dict, account: str) -> bool:
+    """His call, or a call to his DID (queries.where)."""
+    return row["account"] == account or did_call(row) and row.get("did_owner") == account
+
+
 def _in_scope(row: dict, scope: Scope, period: Period) -> bool:
     day = row["start_time"].date()
     if not period.first <= day <= period.last:
         return False
     if scope.role == "reseller" and scope.tenant not in (row["reseller"], row["account"]):
         return False
-    if scope.role == "user" and row["account"] != scope.tenant:
+    if scope.role == "user" and not _concerns(row, scope.tenant):
         return False
     if scope.reseller is not None and row["reseller"] != scope.reseller:
         return False
-    return scope.account is None or row["account"] == scope.account
+    return scope.account is None or _concerns(row, scope.account)
+
+
+def figures(row: dict, scope: Scope) -> dict:
+    """queries._figures in Python: one call's figures as the caller sees them, and its legs."""
+    me, owner, caller = scope.tenant, row.get("did_owner", ""), row["account"]
+    incoming, owner_price = _did(row, "did_incoming_price"), _did(row, "did_owner_price")
+    to_reseller, carrier = _did(row, "did_reseller_owner_price"), _did(row, "did_provider_price")
+    if scope.role == "user":
+        if did_call(row):
+            return {"user_price": (incoming if caller == me else ZERO) + (owner_price if owner == me else ZERO)}
+        return {"user_price": row["user_price"]}
+    if scope.role == "reseller":
+        profit = row["reseller_profit"] if row["reseller"] == me else ZERO
+        if not did_call(row):
+            cost = row["user_price"] - row["reseller_profit"]
+            return {"revenue": row["user_price"], "cost": cost, "profit": profit, "user_price": row["user_price"],
+                    "reseller_price": row["user_price"] if caller == me else row["reseller_price"],
+                    "reseller_profit": profit, "account": caller,
+                    "legs": [(True, caller, row["user_price"], cost, profit)]}
+        own_call = incoming if caller == me else ZERO
+        mine = row["reseller"] == me
+        revenue = (owner_price if mine and owner != me else ZERO) + own_call
+        own_price = ((owner_price if owner == me else to_reseller) if mine else ZERO) + own_call
+        seen = caller if caller in ("", me) or RESELLER_OF.get(caller) == me else ""
+        legs = [(mine, owner, owner_price if owner != me else ZERO, owner_price if owner == me else to_reseller,
+                 row["reseller_profit"]), (caller == me, caller, incoming, incoming, ZERO)]
+        return {"revenue": revenue, "cost": own_price, "profit": profit, "user_price": revenue,
+                "reseller_price": own_price, "reseller_profit": profit, "account": seen, "legs": legs}
+    if not did_call(row):
+        revenue = row["user_price"] if not row["reseller"] else row["reseller_price"]
+        cost = ZERO if row.get("own_provider") else row["provider_price"]
+        return {"revenue": revenue, "cost": cost, "profit": row["admin_profit"], "user_price": row["user_price"],
+                "reseller_price": row["reseller_price"], "provider_price": row["provider_price"],
+                "legs": [(True, row["reseller"], caller, revenue, cost, row["admin_profit"])]}
+    to_admin = to_reseller if row["reseller"] and owner != row["reseller"] else owner_price
+    legs = [(caller != "", row["reseller"], caller, incoming, ZERO, incoming),
+            (True, row["reseller"], owner, to_admin, -carrier, row["admin_profit"] - incoming)]
+    return {"revenue": incoming + to_admin, "cost": -carrier, "profit": row["admin_profit"],
+            "user_price": incoming + (owner_price if owner != row["reseller"] else ZERO),
+            "reseller_price": ZERO if not row["reseller"] else owner_price if owner == row["reseller"] else to_reseller,
+            "provider_price": -carrier, "legs": legs}
 
 
 class FakeCalls:
@@ -146,7 +209,8 @@ class FakeCalls:
         rows = self._filtered(scope, period, dst_prefix, filters)
         rows.sort(key=lambda r: (-r["start_time"].timestamp(), r["server_id"], r["call_id"]))
         columns = CALL_COLUMNS[scope.role]
-        return Table(columns, [tuple(r[c] for c in columns) for r in rows[offset:offset + limit + 1]])
+        return Table(columns, [tuple({**r, **figures(r, scope)}[c] for c in columns)
+                               for r in rows[offset:offset + limit + 1]])
 
     def totals(self, scope, period, dst_prefix, filters=None) -> Table:
         sums = TOTAL_SQL[scope.role]
@@ -154,8 +218,9 @@ class FakeCalls:
         for r in self._filtered(scope, period, dst_prefix, filters):
             g = groups.setdefault(r["currency"], [0, 0, 0] + [Decimal(0)] * len(sums))
             g[0] += 1; g[1] += r["billsec"] > 0; g[2] += r["billsec"]
+            seen = figures(r, scope)
             for n, (name, _) in enumerate(sums):
-                g[3 + n] += r[PROFIT_SQL[scope.role]] if name == "profit" else r[name]
+                g[3 + n] += seen[name]
         columns = ("currency", "calls", "answered", "billsec_total") + tuple(name for name, _ in sums)
         return Table(columns, [(currency, *g) for currency, g in sorted(groups.items())])
 
@@ -167,23 +232,25 @@ class FakeCalls:
         admin = scope.role == "admin"
         groups: dict[tuple, list] = defaultdict(lambda: [0, 0, 0, Decimal(0), Decimal(0), Decimal(0)])
         for r in self._matching(scope, period):
-            revenue = r["reseller_price"] if admin and r["reseller"] else r["user_price"]
-            cost = r["provider_price"] if admin else r["user_price"] - r["reseller_profit"]
-            g = groups[((r["reseller"],) if admin else ()) + (r["account"], r["currency"])]
-            g[0] += 1; g[1] += r["billsec"] > 0; g[2] += r["billsec"]
-            g[3] += revenue; g[4] += cost; g[5] += r[PROFIT_SQL[scope.role]]
+            for counted, *keys, revenue, cost, profit in figures(r, scope)["legs"]:
+                if not counted:
+                    continue
+                g = groups[tuple(keys) + (r["currency"],)]
+                g[0] += 1; g[1] += r["billsec"] > 0; g[2] += r["billsec"]
+                g[3] += revenue; g[4] += cost; g[5] += profit
         columns = (("reseller",) if admin else ()) + ("account", "currency", "calls", "answered", "billsec_total",
                                                        "revenue", "cost", "profit")
         return Table(columns, [k + tuple(v) for k, v in sorted(groups.items())])
 
     def stats(self, scope, period, by_destination) -> Table:
-        profit = PROFIT_SQL[scope.role]
+        if scope.role not in PROFIT_SQL:
+            raise ValueError("stats are for the admin and resellers")
         groups: dict[tuple, list] = defaultdict(lambda: [0, 0, 0, Decimal(0), Decimal(0)])
         for r in self._matching(scope, period):
-            key = (r["start_time"].date(),) + ((r["user_prefix"],) if by_destination else ()) + (r["currency"],)
-            g = groups[key]
-            revenue = r["user_price"] if scope.role == "reseller" or not r["reseller"] else r["reseller_price"]
-            g[0] += 1; g[1] += r["billsec"] > 0; g[2] += r["billsec"]; g[3] += revenue; g[4] += r[profit]
+            destination = "did:" + r["did"] if did_call(r) else r["user_prefix"]
+            key = (r["start_time"].date(),) + ((destination,) if by_destination else ()) + (r["currency"],)
+            g, seen = groups[key], figures(r, scope)
+            g[0] += 1; g[1] += r["billsec"] > 0; g[2] += r["billsec"]; g[3] += seen["revenue"]; g[4] += seen["profit"]
         columns = ("day",) + (("destination",) if by_destination else ()) + (
             "currency", "calls", "answered", "billsec_total", "revenue", "profit")
         return Table(columns, [k + tuple(v) for k, v in sorted(groups.items())])
@@ -192,10 +259,9 @@ class FakeCalls:
         groups: dict[tuple, list] = defaultdict(lambda: [0, Decimal(0), Decimal(0), Decimal(0)])
         for r in self._matching(scope, period):
             admin = scope.role == "admin"
-            revenue = r["reseller_price"] if admin and r["reseller"] else r["user_price"]
-            cost = r["provider_price"] if admin else r["user_price"] - r["reseller_profit"]
+            seen = figures(r, scope)
             g = groups[(r["reseller"], r["currency"]) if admin else (r["currency"],)]
-            g[0] += 1; g[1] += revenue; g[2] += cost; g[3] += r[PROFIT_SQL[scope.role]]
+            g[0] += 1; g[1] += seen["revenue"]; g[2] += seen["cost"]; g[3] += seen["profit"]
         columns = (("reseller",) if scope.role == "admin" else ()) + ("currency", "calls", "revenue", "cost", "profit")
         return Table(columns, [k + tuple(v) for k, v in sorted(groups.items())])
 

@@ -205,7 +205,7 @@ def test_openapi_documents_problem_answers(world):
     assert "text/csv" in document["paths"]["/v1/tariffs/{id}/rates"]["put"]["requestBody"]["content"]
 
 
-def test_the_ownership_holes_of_issue_10_are_closed_through_the_api(world):
+def test_the_ownership_holes_found_by_the_audit_are_closed_through_the_api(world):
     """Each known ownership hole is refused: 404 when it aims outside the caller's view, else 422
     with the rule named (the rules themselves: pipeline/reference/ownership.py)."""
     outside = [("r1", "/v1/accounts/u2", {"type": "user", "parent": "r1"}),  # another reseller's user

@@ -83,12 +83,10 @@ async def test_calls_to_a_did_are_priced_charged_and_stored_for_every_party(sett
             assert [(l.description, l.calls) for l in invoice.lines] == [(line, 2 if account != "u2" else 1)]
 
         # u1 is prepaid and now below 0: blocked; his DID costs him 0.8/min, so it is blocked too
-        # (when the guard stage hands GuardState the DIDs)
         states = await wait_for(lambda: _state_of(settings, "u1"), 30, "u1 blocked", worker)
         assert states["u1"]["state"] == "blocked"
-        if guard_knows_dids():
-            states = await wait_for(lambda: _state_of(settings, f"did:{DID}"), 30, "the DID blocked", worker)
-            assert states[f"did:{DID}"]["state"] == "blocked"
+        states = await wait_for(lambda: _state_of(settings, f"did:{DID}"), 30, "the DID blocked", worker)
+        assert states[f"did:{DID}"]["state"] == "blocked"
     finally:
         worker.stop()
 
@@ -97,7 +95,3 @@ async def _state_of(settings, key: str):
     states = await account_states(settings)
     return states if states.get(key, {}).get("state") == "blocked" else None
 
-
-def guard_knows_dids() -> bool:
-    from pipeline.stages import guard_balances
-    return "dids_of" in open(guard_balances.__file__).read()

@@ -7,7 +7,6 @@ from datetime import date
 from decimal import Decimal
 
 import orjson
-import pytest
 
 from pipeline.control_topic import account_states, current_balances
 from pipeline.kafka.topic_io import produce_all
@@ -16,7 +15,6 @@ from pipeline.rerate.run import rerate
 from pipeline.rerate.scope import Scope
 from pipeline.sinks.clickhouse import connect
 from tests.integration.kit import SAMPLES, seed_reference, start_worker, wait_for
-from tests.integration.test_rerate_kill import applies_adjustments
 
 
 def stored(settings) -> int:
@@ -32,8 +30,6 @@ async def state_of(settings, account: str) -> str | None:
 
 
 async def test_a_rerate_that_lowers_a_price_unblocks_the_prepaid_user(settings_factory, tmp_path):
-    if not applies_adjustments():
-        pytest.skip("the balance stage does not apply balance.adjustments yet")
     settings = settings_factory()
     await seed_reference(settings)
     worker = start_worker(settings)

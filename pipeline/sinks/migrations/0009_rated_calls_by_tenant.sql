@@ -16,19 +16,35 @@
 -- of today's ownership), and the API adds `account IN (that reseller's accounts)` beside its
 -- unchanged tenant condition, for the index only (pipeline/api/queries.py).
 --
--- Why not a daily pre-aggregate: a materialized view sees every INSERT and no merge, so a
--- redelivered or re-rated call would be summed twice (0004 removed such a table for that).
+-- Daily totals, exact: a materialized view summing rated calls would see every INSERT and no
+-- merge, so a redelivered or re-rated call would count twice (0004 removed such a table for that).
+-- Instead `rated_calls_days` counts, per UTC day, every row rated_calls received (so the copy
+-- too; the view is on rated_calls because 18.16 does not pass a view's rows on to the views of
+-- its target), and `rated_calls_daily` holds settlements: a day's totals per reseller, account,
+-- provider, prefix and currency computed from the copy with FINAL, under the day's count, read
+-- before them and steady for a while. A settlement holds
+-- while the day's count is unchanged; a new row for the day (a copy, a re-rating, a late call)
+-- ends it, and the day is read from the copy again until settled anew (pipeline/api/daily_totals.py).
+-- Settlements are written by the API after a page read an unsettled past day; older ones of the
+-- same day stay as rows that no query selects (`argMax(settle_id, settled)` per day).
 --
 -- Applied again after an interruption, it drops what it made and builds it again from rated_calls.
 -- DROP TABLE (not DROP VIEW, which 18.16 lacks) removes the views. The views come before the
--- backfill: a call inserted in between is copied twice, which FINAL folds.
+-- backfill: a call inserted in between is copied twice, which FINAL folds (and counted twice,
+-- which only keeps its day unsettled a little longer).
 DROP TABLE IF EXISTS {database}.rated_calls_by_tenant_mv;
 
 DROP TABLE IF EXISTS {database}.rated_calls_tenants_mv;
 
+DROP TABLE IF EXISTS {database}.rated_calls_days_mv;
+
 DROP TABLE IF EXISTS {database}.rated_calls_by_tenant;
 
 DROP TABLE IF EXISTS {database}.rated_calls_tenants;
+
+DROP TABLE IF EXISTS {database}.rated_calls_days;
+
+DROP TABLE IF EXISTS {database}.rated_calls_daily;
 
 CREATE TABLE IF NOT EXISTS {database}.rated_calls_by_tenant
 (
@@ -86,6 +102,58 @@ CREATE TABLE IF NOT EXISTS {database}.rated_calls_tenants
 ENGINE = ReplacingMergeTree()
 ORDER BY (reseller, account);
 
+CREATE TABLE IF NOT EXISTS {database}.rated_calls_days
+(
+    day Date,
+    inserted UInt64
+)
+ENGINE = SummingMergeTree((inserted))
+PARTITION BY toYYYYMM(day)
+ORDER BY day;
+
+-- the sums carry a suffix: an aggregate may not take the name of the column it sums on 18.16
+CREATE TABLE IF NOT EXISTS {database}.rated_calls_daily
+(
+    day Date,
+    settled UInt64,
+    settle_id String,
+    inserted UInt64,
+    reseller String,
+    account String,
+    provider String,
+    user_prefix String,
+    currency String,
+    -- a call to a DID (docs/dids.md): its DID, owner and legs, which the pages count as the calls'
+    did_call UInt8,
+    did String,
+    did_owner String,
+    calls_count UInt64,
+    answered_count UInt64,
+    billsec_sum UInt64,
+    user_billed_seconds_sum UInt64,
+    user_price_sum Decimal(38, 6),
+    reseller_price_sum Decimal(38, 6),
+    provider_price_sum Decimal(38, 6),
+    reseller_profit_sum Decimal(38, 6),
+    admin_profit_sum Decimal(38, 6),
+    did_incoming_price_sum Decimal(38, 6),
+    did_owner_price_sum Decimal(38, 6),
+    did_reseller_owner_price_sum Decimal(38, 6),
+    did_provider_price_sum Decimal(38, 6)
+)
+ENGINE = MergeTree()
+PARTITION BY toYYYYMM(day)
+ORDER BY (day, settle_id, reseller, account, user_prefix, provider, currency);
+
+-- counts the rows the copy receives; one INSERT writes both, in no order a reader can rely on,
+-- so a day is settled only once its count has stayed the same for a while: no INSERT of it
+-- under way (pipeline/api/daily_totals.py). Counted twice (a row inserted while this migration
+-- runs) only means a day settles later.
+CREATE MATERIALIZED VIEW IF NOT EXISTS {database}.rated_calls_days_mv TO {database}.rated_calls_days
+AS SELECT toDate(start_time) AS day, count() AS inserted
+FROM {database}.rated_calls
+GROUP BY day;
+
 CREATE MATERIALIZED VIEW IF NOT EXISTS {database}.rated_calls_by_tenant_mv TO {database}.rated_calls_by_tenant
 AS SELECT
     server_id, call_id, segment, account, reseller, provider, src, dst, did, start_time, billsec, disposition,
@@ -117,4 +185,9 @@ FROM {database}.rated_calls;
 INSERT INTO {database}.rated_calls_tenants
 SELECT reseller, account
 FROM {database}.rated_calls
-GROUP BY reseller, account
+GROUP BY reseller, account;
+
+INSERT INTO {database}.rated_calls_days
+SELECT toDate(start_time) AS day, count() AS inserted
+FROM {database}.rated_calls
+GROUP BY day

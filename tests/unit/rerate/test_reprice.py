@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from pipeline.balances.charges import charges_for
 from pipeline.rerate.reprice import NotRepriced, Repriced, reprice, stored_cdr
+from pipeline.schemas.devices import DeviceIn
 from pipeline.schemas.reference import AccountIn, DidIn, RateIn
 from tests.unit.cdr.sample_book import sample_book, seed_cdr
 from tests.unit.rating.did_book import did_book
@@ -81,3 +82,16 @@ def test_a_call_whose_payer_changed_moves_both():
     diff = result.differences
     assert diff["r1"] == -D(row["reseller_price"]) and "r2" in diff
     assert sum(result.new_owed.values()) - sum(result.old_owed.values()) == sum(diff.values())
+
+
+def test_segments_of_one_call_are_repriced_apart_and_a_device_caller_keeps_his_account():
+    book = sample_book()
+    book.apply(DeviceIn(id="desk", account="u1", sip_user="1001"))
+    first = stored_row(book, seed_cdr(segment="1", account="", device={"sip_user": "1001"}))
+    second = stored_row(book, seed_cdr(segment="2", billsec=30))
+    assert stored_cdr(first).segment == "1" and stored_cdr(first).account == "u1"
+    book.delete("device", "desk")  # the stored call is the account's, whatever became of the device
+    results = [reprice(row, with_retail_rate(book, "2.5"), NOW, "run-1") for row in (first, second)]
+    assert [r.key for r in results] == ["ast1/1732528800.42/1", "ast1/1732528800.42/2"]
+    assert [r.differences for r in results] == [{"u1": D("0.5")}, {"u1": D("0.25")}]
+    assert [r.record["segment"] for r in results] == ["1", "2"]
