@@ -23,10 +23,11 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from devkit.scratch import delete_topics_with_prefix
+from pipeline.api import daily_totals
 from pipeline.api.newest_calls import newest_calls
 from pipeline.reports.queries import Query
 from pipeline.reports.run import Table, fetch
@@ -40,6 +41,7 @@ COLUMNS = ("server_id", "call_id", "account", "reseller", "provider", "dst", "st
 CALLERS = (("u1", "r1", 0.3), ("u2", "r1", 0.2), ("u3", "r2", 0.3), ("d1", "", 0.2))
 DAYS = 30
 BEFORE = "(before 0009: rated_calls FINAL, raw)"
+UNSETTLED = "stats page, no past day settled"  # the first view of a period: its days from the calls
 CURRENT = "(raw, current ClickHouse: chdb)"
 BEFORE_CURRENT = "(before 0009, current ClickHouse: chdb)"
 
@@ -145,18 +147,20 @@ def run(settings: Settings, calls: int, requests: int, writes: int, progress: Ca
         for rows in call_rows(calls):
             client.execute(insert, rows)
         progress(f"{calls:,} calls inserted into {database} in {time.perf_counter() - started:.1f} s")
-
+        local = lambda query: fetch(client, query)  # noqa: E731
         today = datetime.now(timezone.utc).date()
+        settle_past_days(local, database, today, progress)
+
         period = Period(today - timedelta(days=DAYS), today)
         query = f"from={period.first}&to={period.last}"
         scope = Scope("reseller", "r1")
         # each page as the API's store reads it, given a way to run a query on a database
         pages = {"calls page": lambda read, db: newest_calls(read, db, scope, period, 100, 0),
-                 "stats page": lambda read, db: read(queries.stats(db, scope, period, True))}
+                 "stats page": lambda read, db: daily_totals.stats(read, db, scope, period, True, today)[0],
+                 UNSETTLED: lambda read, db: read(queries.stats(db, scope, period, True))}
         # and as it was read before migrations/0009: one query over rated_calls FINAL
         before = {"calls page": lambda db: over_rated_calls(queries.calls(db, scope, period, 100, 0), db),
                   "stats page": lambda db: over_rated_calls(queries.stats(db, scope, period, True), db)}
-        local = lambda query: fetch(client, query)  # noqa: E731
         baseline_requests = baseline_requests or max(3, requests // 4)
         with serving(production_app(scratch, ApiConfig(secret="bench"))) as base, httpx.Client(
                 base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
@@ -173,17 +177,24 @@ def run(settings: Settings, calls: int, requests: int, writes: int, progress: Ca
                 "stats page (API)": page(f"/v1/stats?{query}&by=destination"),
                 "stats page (raw query)": lambda: pages["stats page"](local, database),
                 f"stats page {BEFORE}": lambda: local(before["stats page"](database)),
+                f"{UNSETTLED} (raw query)": lambda: pages[UNSETTLED](local, database),
             }
             for name, action in measured.items():
                 results[name] = percentiles(timed(action, baseline_requests if BEFORE in name else requests))
                 report({name: results[name]}, progress)
+            exact = "stats page: the figures of rated_calls FINAL"
+            results[exact] = pages["stats page"](local, database).rows == local(before["stats page"](database)).rows
+            report({exact: results[exact]}, progress)
             with current_clickhouse(calls, progress) as read_current:
                 if read_current is not None:
+                    settle_past_days(read_current, "rating", today, progress)
                     for name in pages:
                         now = f"{name} {CURRENT}"
                         results[now] = percentiles(timed(lambda name=name: pages[name](read_current, "rating"),
                                                          requests))
                         report({now: results[now]}, progress)
+                        if name not in before:
+                            continue
                         then = f"{name} {BEFORE_CURRENT}"
                         results[then] = percentiles(timed(lambda name=name: read_current(before[name]("rating")),
                                                           baseline_requests))
@@ -255,6 +266,18 @@ def _chdb_reader(session, calls: int, progress: Callable[[str], None]) -> Callab
     return read
 
 
+def settle_past_days(read: Callable[[Query], Table], database: str, today: date,
+                     progress: Callable[[str], None]) -> None:
+    """Settles every day before today (pipeline/api/daily_totals.py), as the API's settler does
+    once a day's count stays the same: here nothing is being inserted any more."""
+    started = time.perf_counter()
+    days = [today - timedelta(days=n) for n in range(1, DAYS + 2)]
+    seen = daily_totals.counts(read, database, days)
+    for day, count in seen.items():
+        daily_totals.settle(read, database, day, count)
+    progress(f"{len(seen)} past days settled in {database} in {time.perf_counter() - started:.1f} s")
+
+
 def over_rated_calls(query: Query, database: str) -> Query:
     """A page's query as it read before migrations/0009: its SQL over `rated_calls FINAL`, the
     whole period in one piece (the sliced source of the tenant-ordered copy taken out; a read that
@@ -292,7 +315,7 @@ def summary(results: dict, calls: int) -> list[str]:
                ("current (chdb), before 0009", BEFORE_CURRENT))
     lines = [f"{calls:,} calls, a reseller's pages, p50 / p95 / p99 ms:", "",
              "| page | " + " | ".join(title for title, _ in columns) + " |", "|---" * (len(columns) + 1) + "|"]
-    for page in ("calls page", "stats page"):
+    for page in ("calls page", "stats page", UNSETTLED):
         cells = []
         for _, suffix in columns:
             figures = results.get(f"{page} {suffix}")

@@ -4,7 +4,7 @@ What of Faust runs, and why: its Worker (signal handling, logging setup, the ser
 starts and stops everything in order, the "Ready" line) and mode's Services and timers. What
 does not: Faust's Kafka consumer and producer, its agents, tables, topic conductor, assignor
 and web server (BootStrategy with Kafka, web and sensors off). Every stage reads with its own
-consumer group and batch `getmany` (README "Speed" measured Faust's consumer at a fraction of
+consumer group and batch `getmany` (docs/benchmarks.md measured Faust's consumer at a fraction of
 that and its fetch wait hard-coded at 1.5 s), and keeps its state in RocksDB with a changelog
 of its own; left on, Faust's consumer would join a group and create an assignor topic for
 nothing.

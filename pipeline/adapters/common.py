@@ -187,7 +187,7 @@ def iso(value: datetime | None) -> str | None:
 
 
 def device(sip_user: str = "", ip: str = "", accountcode: str = "") -> dict[str, str] | None:
-    """What the switch knows of the caller's device (README "Devices"), or None when it knows
+    """What the switch knows of the caller's device (docs/devices.md), or None when it knows
     nothing. An IP that is not an address is left out (the raw field stays in switch_fields): it
     could match no device, and the SIP user may still."""
     found: dict[str, str] = {}

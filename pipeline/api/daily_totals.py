@@ -9,10 +9,12 @@ days a later row (a copy, a re-rating, a late call) has changed since. Each day 
 source, all of it, so the figures are those of `rated_calls FINAL` (docs/analytics.md).
 
 Settling: a page hands the past days it had to read from the calls to a DaySettler, which
-settles a day once its count of rows (rated_calls_days) has stayed the same for `steady`
-seconds, under that count. A settlement holds only while the count is unchanged. Why wait: a
-row reaches the count and the calls through two writes of one INSERT, and current ClickHouse
-may show the count's before the calls'; a steady count means no INSERT of the day is under way.
+settles a day once its count of rows (rated_calls_days: every row rated_calls received) has
+stayed the same for `steady` seconds, under that count. A settlement holds only while the count
+is unchanged. Why wait: a row reaches the count and the tenant copy through two views of one
+INSERT, in no order a reader can rely on; a steady count means no INSERT of the day is under way.
+What it assumes, as the copy itself does: every INSERT into rated_calls completes or is retried
+(the sink retries until ClickHouse takes a batch).
 """
 from __future__ import annotations
 
@@ -20,8 +22,8 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import date
-from typing import Callable
 
 from pipeline.api import queries
 from pipeline.api.queries import Period
@@ -48,14 +50,15 @@ def stats(read: Read, database: str, scope: Scope, period: Period, by_destinatio
     rest = [day for day in period.days() if day not in done]
     if not rest:
         columns = tuple(c for c in settled.columns if c != "in_scope")
-        return Table(_canonical(columns, by_destination), rows), []
+        return Table(_canonical(columns), rows), []
     live = read(queries.stats(database, scope, period, by_destination, days=rest))
     # a day comes from one side only: the union needs no adding up, only the page's order
     merged = sorted(rows + list(live.rows), key=lambda row: tuple(row[:keys]))
     return Table(live.columns, merged), [day for day in rest if day < today]
 
 
-def _canonical(columns: tuple[str, ...], by_destination: bool) -> tuple[str, ...]:
+def _canonical(columns: tuple[str, ...]) -> tuple[str, ...]:
+    """settled_stats' names as stats' (`dest` and `cur` there: an alias may not be a column's)."""
     names = {"dest": "destination", "cur": "currency"}
     return tuple(names.get(name, name) for name in columns) if columns else ()
 
@@ -123,6 +126,8 @@ class DaySettler:
                 self.step()
             except Exception as exc:  # a page still reads the calls: only slower
                 log.warning("settling daily totals failed (pages read the calls instead): %s", exc)
+                with self._lock:
+                    self._pending.clear()  # offered again by the next page that reads them
             with self._lock:
                 if not self._pending:
                     self._thread = None

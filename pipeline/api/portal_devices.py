@@ -1,4 +1,4 @@
-"""Portal pages of devices (README "Devices"): the admin's and a reseller's list of the devices of
+"""Portal pages of devices (docs/devices.md): the admin's and a reseller's list of the devices of
 the accounts he manages, a form to add one, and each device's page to change or archive it.
 Everything goes through routes_devices' functions, with the visibility and write rules of the API.
 """

@@ -29,9 +29,9 @@ CALL_COLUMNS: dict[Role, tuple[str, ...]] = {
     "user": ("start_time", "server_id", "call_id", "src", "dst", "did", "billsec", "disposition",
              "user_prefix", "user_price", "currency"),
 }
-# what the caller earns on a call, and what it brings in (the SQL of each: _figures below)
+# the roles with stats and profit, and the column of what each earns on an ordinary call (every
+# figure of every call, a DID's too: _figures below)
 PROFIT_SQL = {"admin": "admin_profit", "reseller": "reseller_profit"}
-REVENUE_SQL = {"admin": "if(reseller = '', user_price, reseller_price)", "reseller": "user_price"}
 
 # What each party was charged. A call to a DID (docs/dids.md) is priced by the DID's rates only:
 # its user and reseller prices are 0 and its money is in did_*, paid leg by leg as the balances
@@ -133,8 +133,9 @@ class Period:
 
 
 # ClickHouse 18.16 merges FINAL in one thread: a period is read as this many runs of days, one
-# FINAL each, in parallel (a call's copies share its start time, so each is folded in its slice)
-SLICES = 4
+# FINAL each, in parallel (a call's copies share its start time, so each is folded in its slice).
+# 2: on 2 cores, 2 beat 1 and 4 on 18.16 and on current ClickHouse (bench-api's month, unsettled)
+SLICES = 2
 
 
 def _source(database: str, scope: Scope | None = None, period: Period | None = None, condition: str = "",
@@ -300,8 +301,6 @@ def stats(database: str, scope: Scope, period: Period, by_destination: bool,
 
 # settled daily totals (migrations/0009, pipeline/api/daily_totals.py) ---------------------------
 
-SETTLED_REVENUE_SQL = {"admin": "if(reseller = '', user_price_sum, reseller_price_sum)", "reseller": "user_price_sum"}
-SETTLED_PROFIT_SQL = {"admin": "admin_profit_sum", "reseller": "reseller_profit_sum"}
 _SUMMED = re.compile(r"\b(user_price|reseller_price|provider_price|reseller_profit|admin_profit|did_incoming_price|"
                      r"did_owner_price|did_reseller_owner_price|did_provider_price)\b")
 

@@ -3,7 +3,7 @@
 Asked by the switches (a switch token may only ask for its own server's calls) or by the admin.
 The answer is always 200 for a well-formed question, allowed or not: a refusal carries its reason,
 the SIP code to answer and MOR's cause. 504 when the authorizer did not answer in time: the switch
-then follows its own policy (deny for prepaid by default, see README "Authorizing calls").
+then follows its own policy (deny for prepaid by default, see docs/authorization.md).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Devices in the API (README "Devices"); the portal's pages are in portal_devices.py.
+"""Devices in the API (docs/devices.md); the portal's pages are in portal_devices.py.
 
 - `GET /v1/devices` (`?account=` one account's, `?include_archived=true` archived ones too),
   `GET|PUT /v1/devices/{id}`, `DELETE /v1/devices/{id}` (archives it: it stops matching at once and

@@ -1,3 +1,3 @@
-"""Authorizing a call before it starts (docs: README "Authorizing calls"): the pure rules
+"""Authorizing a call before it starts (docs: docs/authorization.md): the pure rules
 (`decide`, `max_seconds`), the holds they place (`holds`), and the request and answer shapes
 (`request`). The stage that runs them is pipeline/stages/authorize_calls.py."""

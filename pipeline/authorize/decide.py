@@ -1,6 +1,6 @@
 """The decision for one call, pure: allowed or refused (why), for how long, and which holds.
 
-Rules (README "Authorizing calls", after MOR's prepaid logic):
+Rules (docs/authorization.md, after MOR's prepaid logic):
 - the paying parties are those the call's CDR would debit (rated_call.debits / did_debits, the
   one place that rule lives), found by pricing the call; the provider is not known before the
   call, so a reseller PRO's hold is taken and settled by the CDR;

@@ -51,7 +51,7 @@ class AuthorizeRequest(BaseModel):
     dst: Annotated[str, Field(min_length=1, max_length=128)]
     src: Short = ""
     did: Short = ""
-    device: Short = ""  # a device's id (README "Devices"), when the switch knows it
+    device: Short = ""  # a device's id (docs/devices.md), when the switch knows it
     # what the switch knows of a caller without an account, matched against the devices as a CDR's
     # `device` is (pipeline/reference/devices.py)
     sip_user: Short = ""

@@ -1,1 +1,1 @@
-"""Calling cards (README "Calling cards"): groups, batches, cards as prepaid accounts."""
+"""Calling cards (docs/cards.md): groups, batches, cards as prepaid accounts."""

@@ -22,7 +22,7 @@ from pipeline.schemas.cdr import CdrIn
 log = logging.getLogger(__name__)
 _NON_DIGITS = re.compile(r"[^0-9]")
 
-# Every reason a CDR can be rejected with; documented in the README and CONTRACT additions.
+# Every reason a CDR can be rejected with; listed in docs/contract.md "A CDR".
 REJECT_REASONS = (
     "empty", "bad_json", "bad_avro", "not_an_object", "schema",
     "unknown_account", "no_tariff", "unknown_tariff", "no_rate", "unknown_provider",

@@ -1,4 +1,4 @@
-"""Who may set which alert (README "Alerts", docs/alerts.md: the admin on anything, a reseller only on his
+"""Who may set which alert (docs/alerts.md: the admin on anything, a reseller only on his
 own users), and what an alert must name to be written. Called by the reference write rules
 (pipeline.reference.ownership, pipeline.reference.consistency) with their graph, so `ref apply` and
 the API refuse the same records with the same sentences.

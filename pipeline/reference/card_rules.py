@@ -1,4 +1,4 @@
-"""Who may write card groups and cards, and what must hold once they are written (README "Calling cards"). Called by the reference write rules (pipeline.reference.ownership,
+"""Who may write card groups and cards, and what must hold once they are written (docs/cards.md). Called by the reference write rules (pipeline.reference.ownership,
 pipeline.reference.consistency) with their graph, so `ref apply`, the cards CLI and the API refuse
 the same records with the same sentences, as pipeline/alerts/rules.py does for alerts.
 

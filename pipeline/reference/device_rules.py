@@ -1,4 +1,4 @@
-"""Who may write devices, and what must hold once they are written (README "Devices"). Called by the
+"""Who may write devices, and what must hold once they are written (docs/devices.md). Called by the
 reference write rules (pipeline.reference.ownership, pipeline.reference.consistency) with their
 graph, so `ref apply` and the API refuse the same records with the same sentences.
 
@@ -11,12 +11,8 @@ graph, so `ref apply` and the API refuse the same records with the same sentence
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from pipeline.reference.graph import RefGraph
 from pipeline.schemas.devices import DeviceIn, key_link, value_link
-
-if TYPE_CHECKING:
-    from pipeline.reference.graph import RefGraph
 
 ADMIN_ID = "admin"
 

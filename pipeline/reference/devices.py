@@ -1,7 +1,7 @@
 """Who is calling, when a CDR or an authorization request names no account: the one resolver both
 use (the rate stage, pipeline/cdr/process.py; the authorizer, pipeline/authorize/decide.py).
 
-Match order (README "Devices"): the accountcode; then the SIP user; then the IP address. A SIP user
+Match order (docs/devices.md): the accountcode; then the SIP user; then the IP address. A SIP user
 or an IP address matches the device of the call's server first and an all-servers device after
 it; an accountcode is one per installation, and matches when its device is for the call's server
 or for every server. Archived devices match nothing. Every lookup is a dict hit: the book keeps

@@ -1,7 +1,7 @@
 """The checkpoint loop every stage runs on: handle, then outputs and state, then acks, then commit.
 
 One loop for the rating, charging, balance, payment, guard and ClickHouse stages (the order of
-`_step` is the whole at-least-once argument; README "Exact balances"):
+`_step` is the whole at-least-once argument; docs/internals.md "Exact balances"):
 1. read a batch from the stage's consumer group;
 2. `handle` it into records and state writes (held in an overlay, nothing sent yet);
 3. send the records and the state's changelog records;

@@ -23,7 +23,7 @@ class CdrIn(BaseModel):
     # a calling card's call (CONTRACT v3): the card pays through its own account, whose id is its
     # number, so an empty `account` becomes the card's (declared before `account`, like `did`)
     card: str | None = None
-    # what the switch knows of the caller (README "Devices"): a CDR with no account is attributed to
+    # what the switch knows of the caller (docs/devices.md): a CDR with no account is attributed to
     # the account of the device these match, by the rate stage (also declared before `account`)
     device: DeviceKeys | None = None
     account: str = Field(default="", validate_default=True)
@@ -36,7 +36,7 @@ class CdrIn(BaseModel):
     duration: int | None = None
     disposition: str | None = None
     provider: str | None = None
-    # one record of a call the switch wrote in several (README "A call in several records"):
+    # one record of a call the switch wrote in several (docs/devices.md "A call in several records"):
     # each segment is priced and charged on its own key, server_id/call_id/segment
     segment: str | None = None
 

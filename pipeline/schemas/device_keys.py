@@ -1,4 +1,4 @@
-"""What a switch knows of a caller besides an account id (README "Devices"): a SIP user name, the IP
+"""What a switch knows of a caller besides an account id (docs/devices.md): a SIP user name, the IP
 address the call came from, an Asterisk accountcode. A CDR carries them as `device`, an
 authorization request as `sip_user`/`ip`/`accountcode`, and a device record maps them to an
 account; all three read them through here, so that the same text means the same key everywhere.

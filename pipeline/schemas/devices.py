@@ -1,4 +1,4 @@
-"""A device as a reference record (`kind: device`, on ref.devices, key its id): README "Devices".
+"""A device as a reference record (`kind: device`, on ref.devices, key its id): docs/devices.md.
 
 It maps what a switch knows of a caller to an account, on one server (`server`) or on all (null):
 a SIP user name, an IP address, an Asterisk accountcode; at least one of them. A CDR or an

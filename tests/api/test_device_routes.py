@@ -1,4 +1,4 @@
-"""/v1/devices and the devices pages (README "Devices"): the admin manages every device, a reseller
+"""/v1/devices and the devices pages (docs/devices.md): the admin manages every device, a reseller
 his users' and his own, a user none; a write follows `ref apply`'s rules; DELETE archives, and an
 archived device stops matching at once."""
 from __future__ import annotations

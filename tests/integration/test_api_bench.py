@@ -22,6 +22,8 @@ def test_the_benchmark_measures_the_pages_on_both_servers_and_leaves_nothing(set
             assert 0 < p50 <= p95 <= p99, (page, where, results)
     # the same page of the same calls: on 18.16 and current ClickHouse, and as read before 0009
     assert results["calls page: the same calls on both servers"] is True
+    assert results["stats page: the figures of rated_calls FINAL"] is True  # from settled days
+    assert any("past days settled in current" not in line and "past days settled" in line for line in lines)
     table = lines[lines.index("| page | ClickHouse 18.16, API over HTTP | 18.16, raw | 18.16, before 0009 | "
                               "current ClickHouse (chdb), raw | current (chdb), before 0009 |"):]
     assert [row.split(" | ")[0] for row in table[2:4]] == ["| calls page", "| stats page"]

@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from devkit.worker_process import settings_env
-from pipeline.sinks.cli import register
+from pipeline.reports.cli import register as register_reports
+from pipeline.sinks.cli import register as register_sinks
 from pipeline.sinks.clickhouse import ClickHouseWriter, connect
 from pipeline.sinks.migrate import load_migrations
 from tests.unit.reports.report_seed import EXPECTED_PROFIT, REDELIVERED, ROWS
@@ -26,7 +27,8 @@ def cli():
     def group():
         pass
 
-    register(group)
+    register_sinks(group)
+    register_reports(group)
     return group
 
 

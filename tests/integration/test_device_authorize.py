@@ -1,4 +1,4 @@
-"""Authorization by device on the real broker (README "Devices", "A call in several records"): a
+"""Authorization by device on the real broker (docs/devices.md, "A call in several records"): a
 switch names the caller by SIP user, the device's call_limit counts its running calls, and a call
 written in two records releases its hold at the first and is charged for both."""
 from __future__ import annotations

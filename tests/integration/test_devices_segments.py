@@ -1,5 +1,5 @@
 """Devices, calls in several records and destinations that are not numbers, on the real broker and
-ClickHouse 18.16 (README "Devices", "A call in several records", "Destinations that are not numbers").
+ClickHouse 18.16 (docs/devices.md, "A call in several records", "Destinations that are not numbers").
 
 Reseller rx buys 370 at 1.2/min from the admin and sells it at 2/min to his user ux (postpaid), whose
 desk phone is device dev-1001 (SIP user 1001 on server astx). The switch sends:

@@ -16,8 +16,7 @@ from pipeline.invoices.issuer import publish_issuer
 from pipeline.invoices.period import Period
 from pipeline.invoices.service import issue_invoice
 from pipeline.kafka.topic_io import produce_all
-from pipeline.reference.publish import publish, read_files, refuse_broken
-from pipeline.rerate.run import load_book
+from pipeline.reference.publish import current_book, publish, read_files, refuse_broken
 from pipeline.sinks.clickhouse import connect
 from tests.fixtures.invoices.seed import ADMIN, RESELLER
 from tests.integration.kit import seed_reference, start_worker, wait_for
@@ -29,7 +28,7 @@ RATES = {"incoming": {"rate": "0.1"}, "owner": {"rate": "0.5"}, "provider": {"ra
 async def publish_as(settings, writer: str, path) -> None:
     """What the API does for a reseller: his ownership rules, then publish."""
     located = read_files([str(path)])
-    refuse_broken(await load_book(settings), located, writer)
+    refuse_broken(await current_book(settings), located, writer)
     await publish(settings, located)
 
 

@@ -353,6 +353,11 @@ def calls_are_rated(browser, base, settings, worker, call_time) -> None:
     sign_in(browser, base, "u1", U1_NEW_PASSWORD, "/calls")
     row = " ".join(browser.find_element("xpath", "//tr[td[contains(., '37060012345')]]").text.split())
     assert "3.0000 EUR" in row and "1.2000" not in row, row  # never his reseller's cost
+    # the call to his DID is his call too, at his own price (what r1 pays for it is not his to see)
+    did_row = " ".join(browser.find_element("xpath", "//tr[td[contains(., '4420700000')]]").text.split())
+    assert "0.8000 EUR" in did_row and "0.5000" not in did_row and "0.3000" not in did_row, did_row
+    totals = text_of(browser, "#call-totals")
+    assert re.search(r"calls 2\b", totals) and re.search(r"spent 3\.80\b", totals), totals  # 20 - 16.20
     walk_shot(browser, 12, "user-sees-his-call")
     browser.get(f"{base}/")
     assert "16.20" in text_of(browser, ".kpi .value")
@@ -367,9 +372,13 @@ def reseller_reads_and_bills(browser, base, settings, worker, period, today) -> 
     assert "3.0000 EUR" in out_row and "1.2000" in out_row and "1.8000" in out_row, out_row
     did_row = " ".join(browser.find_element("xpath", "//tr[td[contains(., '4420700000')]]").text.split())
     assert "outside caller" in did_row and "· DID" in did_row and "0.3000" in did_row, did_row
+    # u1 paid him 0.80 for it, he paid the admin 0.50
+    assert "0.8000 EUR" in did_row and "0.5000" in did_row, did_row
     totals = text_of(browser, "#call-totals")
     assert re.search(r"calls 2\b", totals) and "2.00 min" in totals, totals
     assert re.search(r"your profit 2\.10\b", totals), totals  # 1.8 on the call out + 0.3 on the DID
+    # what his user paid him (3.00 + 0.80) and what he paid the admin (1.20 + 0.50: his balance)
+    assert re.search(r"user price 3\.80\b", totals) and re.search(r"reseller price 1\.70\b", totals), totals
     profit_in_clickhouse = clickhouse_rows(settings, "SELECT toString(sum(reseller_profit)) FROM {db}.rated_calls "
                                                      "FINAL WHERE reseller = 'r1'")[0][0]
     assert Decimal(profit_in_clickhouse) == Decimal("2.1")
@@ -385,11 +394,15 @@ def reseller_reads_and_bills(browser, base, settings, worker, period, today) -> 
     send(browser, "form.filters", **{"from": first.replace(day=1).isoformat(), "to": first.isoformat()})
     profit = " ".join(browser.find_element("xpath", "//section[.//h2[.='Totals']]//tbody/tr").text.split())
     assert re.search(r"\b2\.10\b", profit), profit
+    assert re.search(r"\b3\.80 EUR\b", profit) and re.search(r"\b1\.70\b", profit), profit  # revenue, cost
     walk_shot(browser, 15, "act7-reseller-profit")
     browser.get(f"{base}/usage")
     send(browser, "form.filters", **{"from": first.replace(day=1).isoformat(), "to": first.isoformat()})
     usage = " ".join(browser.find_element("xpath", "//table[@id='usage']//tr[td[contains(., 'u1')]]").text.split())
     assert "Vilma Client" in usage, usage
+    # both calls on u1's row (the DID's too): revenue 3.80, cost 1.70, profit 2.10; no other row
+    assert re.search(r"\b2 2 2\.00 3\.80 EUR 1\.70 2\.10\b", usage), usage
+    assert len(browser.find_elements("xpath", "//table[@id='usage']/tbody/tr")) == 1
     walk_shot(browser, 14, "act4-reseller-usage-per-user")
 
     # a refund with its reason: u1's balance drops by exactly 5

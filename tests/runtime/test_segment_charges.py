@@ -1,4 +1,4 @@
-"""A call in several records (README "A call in several records") through the charge stage on the
+"""A call in several records (docs/devices.md "A call in several records") through the charge stage on the
 in-memory broker: each segment is charged once on its own key, and every segment settles the
 authorization of the call as a whole (its key without the segment)."""
 from __future__ import annotations

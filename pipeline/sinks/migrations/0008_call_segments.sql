@@ -1,4 +1,4 @@
--- Calls in several records (README "A call in several records"): a CDR may carry `segment`, and each
+-- Calls in several records (docs/devices.md "A call in several records"): a CDR may carry `segment`, and each
 -- segment of a call is priced and charged on its own key, server_id/call_id/segment.
 --
 -- rated_calls must then keep the segments of one call as separate rows under FINAL, so the

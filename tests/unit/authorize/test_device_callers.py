@@ -1,4 +1,4 @@
-"""Authorization by device (README "Devices"): a request without an account names its caller by a
+"""Authorization by device (docs/devices.md): a request without an account names its caller by a
 device's id or by the SIP user, IP address or accountcode the switch saw, resolved as a CDR's is;
 the device's call_limit counts the calls made through it; a call in several records releases its
 hold at its first segment."""

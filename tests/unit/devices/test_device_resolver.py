@@ -32,7 +32,7 @@ def claims(device: DeviceIn) -> set[tuple]:
 
 
 def model(table: dict[str, DeviceIn], server: str, keys: DeviceKeys) -> DeviceIn | None:
-    """README "Devices", read literally: accountcode (its device for this server or every server),
+    """docs/devices.md, read literally: accountcode (its device for this server or every server),
     then the SIP user, then the IP, each on this server's device first and an all-servers one next."""
     live = [d for d in table.values() if not d.archived]
     if keys.accountcode:

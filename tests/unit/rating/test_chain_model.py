@@ -95,7 +95,7 @@ def random_call(rng: random.Random) -> CallToRate:
 def model_lookup(tariff: TariffIn, dst: str, start: datetime, holidays) -> RateIn | None:
     local = start.astimezone(ZoneInfo(tariff.timezone)).replace(microsecond=0)
     free_day = local.weekday() >= 5 or local.date() in holidays
-    # fewer than 3 digits is a menu key, not a number (README "Destinations that are not numbers"):
+    # fewer than 3 digits is a menu key, not a number (docs/devices.md "Destinations that are not numbers"):
     # only an exact rate of it prices it, and these tariffs have none
     candidates = [rate for rate in tariff.rates
                   if (dst.startswith(rate.prefix) if len(dst) >= MIN_NUMBER_DIGITS else rate.prefix == dst + "$")

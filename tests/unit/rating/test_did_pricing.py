@@ -1,5 +1,5 @@
 """Calls to DIDs priced for every party, exactly (docs/domain.md "DIDs"): the worked cases of the
-README's DIDs table, through process_cdr, so each is the record cdr.rated gets and the debits the
+docs/dids.md, through process_cdr, so each is the record cdr.rated gets and the debits the
 charge stage sends (charges_for)."""
 from __future__ import annotations
 

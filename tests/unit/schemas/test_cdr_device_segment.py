@@ -1,4 +1,4 @@
-"""The CDR's `device` and `segment` (README "Devices", "A call in several records"): what CdrIn
+"""The CDR's `device` and `segment` (docs/devices.md, "A call in several records"): what CdrIn
 accepts, how a caller without an account is found by the rate stage, and the segment's call key."""
 from __future__ import annotations
 

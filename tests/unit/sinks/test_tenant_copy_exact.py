@@ -25,7 +25,7 @@ from tests.unit.chdb_kit import rows_of, run
 chdb_session = pytest.importorskip("chdb.session")
 
 DB = "tenantcopy"
-PERIOD = Period(date(2026, 3, 1), date(2026, 3, 31))  # 31 days: four slices
+PERIOD = Period(date(2026, 3, 1), date(2026, 3, 31))  # 31 days: slices meet mid-month
 ACCOUNTS = ("u1", "u2", "u3", "d1", "r1")
 RESELLERS = ("r1", "r2", "")
 INSERT_COLUMNS = ("server_id", "call_id", "segment", "account", "reseller", "provider", "src", "dst", "start_time",
