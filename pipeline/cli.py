@@ -19,7 +19,7 @@ from pipeline.api.cli import register as register_api
 from pipeline.cards.cli import register as register_cards
 from pipeline.control_topic import account_states, current_balances, current_holds
 from pipeline.invoices.cli import register as register_invoices
-from pipeline.kafka.admin import TopicLayoutError, prepare_topics
+from pipeline.kafka.admin import prepare_topics_or_exit
 from pipeline.logging_setup import setup_logging
 from pipeline.payments import send_payment
 from pipeline.reference.publish import ApplyError, apply_files
@@ -53,11 +53,7 @@ def worker(loglevel: str | None, without_web: bool) -> None:
 
     settings = Settings()
     level = (loglevel or settings.log_level).upper()
-    try:
-        asyncio.run(prepare_topics(settings))
-    except TopicLayoutError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(2)
+    prepare_topics_or_exit(settings)
     app = build_app(settings)
     # Every batch makes tens of thousands of short-lived objects (records, dicts, Decimals) and the
     # cyclic collector kept walking the long-lived ones (modules, the tariff index): 4% of the

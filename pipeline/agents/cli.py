@@ -3,13 +3,12 @@ lists who an alert blocks now; `alerts lift ALERT ACCOUNT` lifts one such block 
 from __future__ import annotations
 
 import asyncio
-import sys
 
 import click
 
 from pipeline.alerts.store import current_blocks
 from pipeline.alerts.store import lift as lift_block
-from pipeline.kafka.admin import TopicLayoutError, prepare_topics
+from pipeline.kafka.admin import prepare_topics_or_exit
 from pipeline.settings import Settings
 
 
@@ -26,11 +25,7 @@ def alerts(ctx: click.Context, loglevel: str | None) -> None:
     from pipeline.faust_host import Worker
 
     settings = Settings()
-    try:
-        asyncio.run(prepare_topics(settings))
-    except TopicLayoutError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(2)
+    prepare_topics_or_exit(settings)
     agents = build_alerts_app(settings)
     Worker(agents.app, loglevel=(loglevel or settings.log_level).upper(), quiet=True).execute_from_commandline()
 

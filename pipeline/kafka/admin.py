@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 
 from aiokafka.admin import NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -68,6 +69,16 @@ async def prepare_topics(settings: Settings, clients: KafkaClients | None = None
     (raises TopicLayoutError)."""
     await ensure_topics(settings, clients)
     await check_partitions(settings, clients)
+
+
+def prepare_topics_or_exit(settings: Settings) -> None:
+    """`prepare_topics` for a process about to start (the worker, the alert agents): a refused
+    layout ends it with exit code 2 and one line per wrong topic on standard error."""
+    try:
+        asyncio.run(prepare_topics(settings))
+    except TopicLayoutError as exc:
+        print(str(exc), file=sys.stderr)
+        sys.exit(2)
 
 
 async def check_partitions(settings: Settings, clients: KafkaClients | None = None) -> None:
